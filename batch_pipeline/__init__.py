@@ -1,0 +1,1 @@
+"""Nightly retraining: data preparation, training, evaluation, registry and rollout (KFP)."""

@@ -1,0 +1,35 @@
+"""The `fraud` command line: one entry point, sub-commands from each part of the system."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from deploy.stack.cli import app as stack_app
+from streaming.demo import run as demo
+
+app = typer.Typer(
+    help="Real-time card-fraud scoring: local stack, data, training, serving and streaming.",
+    no_args_is_help=True,
+)
+app.add_typer(stack_app, name="stack")
+app.command("demo")(demo)
+
+
+@app.callback()
+def _configure(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The feature repository: Feast definitions and the one feature specification."""

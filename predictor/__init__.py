@@ -1,0 +1,1 @@
+"""The KServe predictor serving the ONNX champion."""

@@ -1,0 +1,127 @@
+"""A real `faust worker` against the broker: table state survives a restart via its changelog."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from deploy.stack.process import port_is_free
+from tests.conftest import unique
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    port = 26066
+    while not port_is_free("127.0.0.1", port):
+        port += 1
+    return port
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "faust",
+                    "-A",
+                    "tests.integration.faust_counter_app",
+                    "worker",
+                    "-l",
+                    "info",
+                ],  # fmt: skip
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parents[2],
+            )
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def worker(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> Iterator[tuple[Worker, str, str]]:
+    app_id = unique("counter")
+    source, sink = new_topic("counter-in"), new_topic("counter-out")
+    env = {
+        "COUNTER_APP_ID": app_id,
+        "COUNTER_BOOTSTRAP": kafka_bootstrap,
+        "COUNTER_DATADIR": str(tmp_path / "data"),
+        "COUNTER_WEB_PORT": str(_free_port()),
+        "COUNTER_IN": source,
+        "COUNTER_OUT": sink,
+    }
+    w = Worker(env, tmp_path / "worker.log")
+    yield w, source, sink
+    w.stop()
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    internal = [t for t in admin.list_topics() if t.startswith(app_id)]
+    if internal:
+        admin.delete_topics(internal)
+    admin.close()
+
+
+def _read_counts(
+    consumer: KafkaConsumer, expected: int, timeout_s: float = 60
+) -> list[tuple[str, int]]:
+    got: list[tuple[str, int]] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < expected and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend((r.key.decode(), int(r.value.decode())) for r in records)
+    return got
+
+
+def test_table_state_survives_worker_restart(
+    worker: tuple[Worker, str, str], kafka_bootstrap: str
+) -> None:
+    w, source, sink = worker
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    # Faust's default serializer for str values is raw bytes; keys likewise.
+    consumer = KafkaConsumer(sink, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest")
+
+    w.start()
+    for key in ["alice", "alice", "bob", "alice", "bob"]:
+        producer.send(source, key=key.encode(), value=b"tx")
+    producer.flush()
+    before = _read_counts(consumer, 5)
+    assert before[-1] in {("alice", 3), ("bob", 2)}
+    assert max(c for k, c in before if k == "alice") == 3
+    assert max(c for k, c in before if k == "bob") == 2
+    time.sleep(1.5)  # let the worker commit its offsets (commit_interval=0.5s)
+    w.stop()
+
+    w.start()
+    producer.send(source, key=b"alice", value=b"tx")
+    producer.send(source, key=b"carol", value=b"tx")
+    producer.flush()
+    after = dict(_read_counts(consumer, 2))
+    producer.close()
+    consumer.close()
+    assert after == {"alice": 4, "carol": 1}, f"worker log: {w.log}"
