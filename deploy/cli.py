@@ -6,7 +6,9 @@ import logging
 
 import typer
 
+from batch_pipeline.cli import app as data_app
 from deploy.stack.cli import app as stack_app
+from feature_repo.cli import app as features_app
 from streaming.demo import run as demo
 
 app = typer.Typer(
@@ -14,6 +16,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
 app.command("demo")(demo)
 
 

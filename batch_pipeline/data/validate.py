@@ -1,0 +1,66 @@
+"""Schema checks of raw transactions as Spark columns; a failing row gets a reason to act on.
+
+The rules are those of `feature_repo.events.Transaction`, the model the stream validates with.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from feature_repo.events import CHANNELS, MAX_AMOUNT, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+REQUIRED = (
+    "transaction_id", "user_id", "amount", "currency", "merchant_id", "merchant_category",
+    "timestamp", "latitude", "longitude", "channel", "used_chip", "used_pin",
+)  # fmt: skip
+# RFC 3339 with a zone: the offset (or Z) is what makes event time unambiguous.
+RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def missing_columns(frame: DataFrame) -> list[str]:
+    return [c for c in REQUIRED if c not in frame.columns]
+
+
+def rejection_reason(frame: DataFrame) -> Column:
+    """A column holding the first rule a row breaks, or null when the row is valid."""
+    from pyspark.sql import functions as F
+
+    def blank(name: str) -> Column:
+        return F.col(name).isNull() | (F.trim(F.col(name).cast("string")) == "")
+
+    checks: list[tuple[Column, str]] = [
+        (blank("transaction_id"), "transaction_id is missing"),
+        (blank("user_id"), "user_id is missing"),
+        (blank("merchant_id"), "merchant_id is missing"),
+        (blank("merchant_category"), "merchant_category is missing"),
+        (F.col("amount").isNull() | F.isnan("amount"), "amount is missing or not a number"),
+        (F.col("amount") <= 0, "amount must be > 0"),
+        (F.col("amount") > MAX_AMOUNT, f"amount above {MAX_AMOUNT:.0f} is not a card payment"),
+        (~F.coalesce(F.col("currency").rlike("^[A-Z]{3}$"), F.lit(False)),
+         "currency must be a 3-letter ISO code like EUR"),
+        (~F.coalesce(F.col("timestamp").rlike(RFC3339), F.lit(False)),
+         "timestamp must be RFC 3339 with a zone, e.g. 2026-11-01T09:12:33+01:00"),
+        (F.try_to_timestamp(F.col("timestamp")).isNull(), "timestamp is not a real date and time"),
+        (F.col("latitude").isNull() | F.isnan("latitude") | (F.abs("latitude") > 90),
+         "latitude must be within -90..90"),
+        (F.col("longitude").isNull() | F.isnan("longitude") | (F.abs("longitude") > 180),
+         "longitude must be within -180..180"),
+        (~F.coalesce(F.col("channel").isin(*CHANNELS), F.lit(False)),
+         f"channel must be one of {', '.join(CHANNELS)}"),
+        (F.col("used_chip").isNull() | F.col("used_pin").isNull(), "used_chip/used_pin missing"),
+    ]  # fmt: skip
+    if "schema_version" in frame.columns:
+        checks.insert(
+            0,
+            (
+                ~F.coalesce(F.col("schema_version") == SCHEMA_VERSION, F.lit(False)),
+                f"schema_version must be {SCHEMA_VERSION}",
+            ),
+        )
+    reason = F.lit(None).cast("string")
+    for failed, why in reversed(checks):
+        reason = F.when(failed, F.lit(why)).otherwise(reason)
+    return reason

@@ -1,0 +1,66 @@
+"""The transaction event: the contract between payments teams' producers and this system.
+
+One JSON object per Kafka record on `transactions`, keyed by `user_id`. Version 1 fields are those
+of DESIGN.md; anything else, or any field out of range, is rejected with a reason a person can act
+on (the stream sends it to the dead-letter topic, the Spark job to its rejected output).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+CHANNELS = ("online", "pos", "atm")
+# A single card payment above this is treated as a data error, not as a purchase.
+MAX_AMOUNT = 1_000_000.0
+
+
+class Transaction(BaseModel):
+    """A card transaction, as produced to the `transactions` topic."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    schema_version: Literal[1] = 1
+    transaction_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=128)
+    amount: float = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    merchant_id: str = Field(min_length=1, max_length=128)
+    merchant_category: str = Field(min_length=1, max_length=64)
+    timestamp: AwareDatetime
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    channel: Literal["online", "pos", "atm"]
+    used_chip: bool
+    used_pin: bool
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _rfc3339_string(cls, value: object) -> object:
+        # Event time must say its zone; a bare number or a naive string is ambiguous.
+        if isinstance(value, str) and "T" not in value.upper():
+            raise ValueError("timestamp must be RFC 3339, e.g. 2026-11-01T09:12:33+01:00")
+        if isinstance(value, (int, float)):
+            raise ValueError("timestamp must be an RFC 3339 string with a zone, not a number")
+        return value
+
+    @property
+    def epoch_us(self) -> int:
+        """Event time as integer microseconds since the Unix epoch (UTC)."""
+        return to_epoch_us(self.timestamp)
+
+    @property
+    def local_hour(self) -> int:
+        """Hour of day on the clock of the place the event happened (its timestamp's zone)."""
+        return self.timestamp.hour
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_epoch_us(moment: datetime) -> int:
+    """Integer microseconds since the epoch: exact, so Spark and Python compare windows alike."""
+    return (moment - EPOCH) // timedelta(microseconds=1)

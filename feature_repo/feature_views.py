@@ -1,0 +1,41 @@
+"""Feast feature views: the user profile (daily batch) and the user's latest activity (pushed)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from feast import Entity, FeatureView, Field, FileSource, PushSource
+from feast.types import Float64
+
+from feature_repo.spec import ACTIVITY_FEATURES, PROFILE_STORED
+
+PROFILE_VIEW = "user_profile"
+ACTIVITY_VIEW = "user_activity"
+# Columns of the activity view beyond the model's activity features: the user's last location.
+ACTIVITY_EXTRA = ("latitude", "longitude")
+
+
+def profile_view(user: Entity, source: FileSource) -> FeatureView:
+    # Snapshots are daily; one older than two days means the nightly job has stopped, and a
+    # stale profile is worse than none (the model then sees has_profile = 0).
+    return FeatureView(
+        name=PROFILE_VIEW,
+        entities=[user],
+        ttl=timedelta(days=2),
+        schema=[Field(name=n, dtype=Float64) for n in PROFILE_STORED],
+        source=source,
+        online=True,
+        tags={"group": "profile", "cadence": "daily"},
+    )
+
+
+def activity_view(user: Entity, source: PushSource) -> FeatureView:
+    return FeatureView(
+        name=ACTIVITY_VIEW,
+        entities=[user],
+        ttl=timedelta(days=30),
+        schema=[Field(name=n, dtype=Float64) for n in (*ACTIVITY_FEATURES, *ACTIVITY_EXTRA)],
+        source=source,
+        online=True,
+        tags={"group": "activity", "cadence": "streaming"},
+    )
