@@ -7,12 +7,14 @@ from datetime import timedelta
 from feast import Entity, FeatureView, Field, FileSource, PushSource
 from feast.types import Float64
 
-from feature_repo.spec import ACTIVITY_FEATURES, PROFILE_STORED
+from feature_repo.spec import EVENT_FEATURES, PROFILE_STORED
 
 PROFILE_VIEW = "user_profile"
 ACTIVITY_VIEW = "user_activity"
-# Columns of the activity view beyond the model's activity features: the user's last location.
+# The activity view holds the features of the user's latest transaction that need no profile
+# (EVENT_FEATURES), and its location, from which the profile-derived ones can be computed.
 ACTIVITY_EXTRA = ("latitude", "longitude")
+ACTIVITY_COLUMNS = (*EVENT_FEATURES, *ACTIVITY_EXTRA)
 
 
 def profile_view(user: Entity, source: FileSource) -> FeatureView:
@@ -34,7 +36,7 @@ def activity_view(user: Entity, source: PushSource) -> FeatureView:
         name=ACTIVITY_VIEW,
         entities=[user],
         ttl=timedelta(days=30),
-        schema=[Field(name=n, dtype=Float64) for n in (*ACTIVITY_FEATURES, *ACTIVITY_EXTRA)],
+        schema=[Field(name=n, dtype=Float64) for n in ACTIVITY_COLUMNS],
         source=source,
         online=True,
         tags={"group": "activity", "cadence": "streaming"},

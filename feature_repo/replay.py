@@ -15,10 +15,9 @@ from pydantic import ValidationError
 
 from feature_repo.activity import Duplicate, TooLate, UserActivityState
 from feature_repo.events import Transaction
-from feature_repo.spec import FEATURE_NAMES, PROFILE_DERIVED, PROFILE_FEATURES
+from feature_repo.spec import EVENT_FEATURES
 from feature_repo.vectors import event_features
 
-EVENT_ONLY = tuple(n for n in FEATURE_NAMES if n not in PROFILE_FEATURES + PROFILE_DERIVED)
 EVENT_FIELDS = tuple(Transaction.model_fields)
 
 
@@ -59,9 +58,9 @@ def replay(
             continue
         features = event_features(event, activity, None)
         rows.append(
-            {"transaction_id": event.transaction_id, **{n: features[n] for n in EVENT_ONLY}}
+            {"transaction_id": event.transaction_id, **{n: features[n] for n in EVENT_FEATURES}}
         )
     return (
-        pd.DataFrame(rows, columns=["transaction_id", *EVENT_ONLY]),
+        pd.DataFrame(rows, columns=["transaction_id", *EVENT_FEATURES]),
         pd.DataFrame(rejected, columns=["transaction_id", "reason"]),
     )

@@ -87,6 +87,9 @@ REQUEST_FEATURES = tuple(f.name for f in FEATURES if f.group is Group.REQUEST)
 PROFILE_STORED = ("home_latitude", "home_longitude", *PROFILE_FEATURES[1:])
 # The request features that need the profile; the rest come from the event alone.
 PROFILE_DERIVED = ("distance_from_home_km", "amount_to_median_ratio")
+# What the event and the user's activity give without the profile: the stream computes these,
+# the Spark job recomputes them for history, and the activity view holds the latest of them.
+EVENT_FEATURES = tuple(n for n in FEATURE_NAMES if n not in PROFILE_FEATURES + PROFILE_DERIVED)
 
 SPEC_VERSION = 1
 

@@ -19,8 +19,8 @@ from feast import FeatureStore
 from batch_pipeline.data.training_set import build_training_set
 from deploy.stack import StackSettings
 from feature_repo.data_sources import PUSH_SOURCE
-from feature_repo.feature_views import ACTIVITY_EXTRA, ACTIVITY_VIEW, PROFILE_VIEW
-from feature_repo.spec import ACTIVITY_FEATURES, FEATURE_NAMES, PROFILE_STORED
+from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW, PROFILE_VIEW
+from feature_repo.spec import FEATURE_NAMES, PROFILE_STORED
 from feature_repo.store import apply_definitions, open_store
 from tests.integration.conftest import PreparedWorld
 
@@ -61,7 +61,7 @@ def test_apply_materialize_push_and_read_online(
         np.testing.assert_allclose(online[name][:5], latest.loc[users, name], err_msg=name)
     assert online.iloc[5][list(PROFILE_STORED)].isna().all()
 
-    pushed = {n: float(i + 1) for i, n in enumerate((*ACTIVITY_FEATURES, *ACTIVITY_EXTRA))}
+    pushed = {n: float(i + 1) for i, n in enumerate(ACTIVITY_COLUMNS)}
     row = pd.DataFrame([{"user_id": users[0], "event_timestamp": end, **pushed}])
     store.push(PUSH_SOURCE, row)
     fresh = store.get_online_features(

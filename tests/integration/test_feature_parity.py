@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from batch_pipeline.data.prepare import prepare
-from feature_repo.replay import EVENT_ONLY, arrival_order, replay
-from feature_repo.spec import ALLOWED_LATENESS, FEATURE_NAMES, PROFILE_WINDOW
+from feature_repo.replay import arrival_order, replay
+from feature_repo.spec import ALLOWED_LATENESS, EVENT_FEATURES, FEATURE_NAMES, PROFILE_WINDOW
 from tests.integration.conftest import PreparedWorld
 
 if TYPE_CHECKING:
@@ -45,14 +45,14 @@ def test_spark_and_incremental_code_give_the_same_features(prepared_world: Prepa
     both = spark.merge(python, on="transaction_id", suffixes=("_spark", "_python"))
     assert len(both) == len(spark)
     mismatched = {}
-    for name in EVENT_ONLY:
+    for name in EVENT_FEATURES:
         a, b = both[f"{name}_spark"].to_numpy(float), both[f"{name}_python"].to_numpy(float)
         bad = ~np.isclose(a, b, rtol=1e-9, atol=1e-6)
         if bad.any():
             mismatched[name] = both.loc[bad, ["transaction_id", f"{name}_spark", f"{name}_python"]]
     assert not mismatched, mismatched
     # Every feature the stream computes without the profile was compared.
-    assert set(EVENT_ONLY) <= set(FEATURE_NAMES) and len(EVENT_ONLY) >= 15
+    assert set(EVENT_FEATURES) <= set(FEATURE_NAMES) and len(EVENT_FEATURES) >= 15
 
 
 def test_profile_snapshots_match_a_pandas_reference(prepared_world: PreparedWorld) -> None:
@@ -104,7 +104,7 @@ def test_a_later_event_never_changes_an_earlier_transactions_features(
     b = before[before["transaction_id"].isin(early_ids)].sort_values("transaction_id")
     a = after[after["transaction_id"].isin(early_ids)].sort_values("transaction_id")
     assert len(a) == len(b) > 1000
-    for name in EVENT_ONLY:
+    for name in EVENT_FEATURES:
         np.testing.assert_allclose(a[name].to_numpy(float), b[name].to_numpy(float), err_msg=name)
     # ...while the later transactions did change.
     late_ids = set(raw.loc[later, "transaction_id"])
