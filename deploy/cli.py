@@ -7,6 +7,7 @@ import logging
 import typer
 
 from batch_pipeline.cli import app as data_app
+from batch_pipeline.model.cli import model_app, train_command
 from deploy.stack.cli import app as stack_app
 from feature_repo.cli import app as features_app
 from streaming.demo import run as demo
@@ -18,6 +19,8 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
+app.command("train")(train_command)
+app.add_typer(model_app, name="model")
 app.command("demo")(demo)
 
 
