@@ -166,32 +166,85 @@ def event_features(events: DataFrame) -> DataFrame:
 
 
 def profile_snapshots(events: DataFrame, users: DataFrame | None) -> DataFrame:
-    """Daily per-user profiles over the 90 days before each UTC midnight, stamped when available."""
+    """Daily per-user profiles over the 90 days before each UTC midnight, stamped when available.
+
+    Snapshot D covers the user's events with event time in [D - 90 days, D) that had arrived by
+    D + PROFILE_AVAILABLE_AFTER. Each event is filed under the first snapshot that can see it;
+    a 90-day window over a per-user calendar of snapshot days gathers them, so no event is
+    copied 90 times.
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     last = events.agg(F.max(F.floor(F.col("ts_us") / DAY_US)).alias("d")).first()
     last_day = int(last["d"]) if last is not None and last["d"] is not None else 0
-    snap = (
-        events.withColumn("day", F.floor(F.col("ts_us") / DAY_US))
-        .withColumn(
-            "snapshot_day", F.explode(F.sequence(F.col("day") + 1, F.col("day") + PROFILE_DAYS))
+    available_after = micros(PROFILE_AVAILABLE_AFTER)
+    filed = events.select(
+        "user_id",
+        F.floor(F.col("ts_us") / DAY_US).alias("day"),
+        # The first snapshot D with D's midnight after the event and D + delay after its arrival.
+        F.greatest(
+            F.floor(F.col("ts_us") / DAY_US) + 1,
+            F.ceil((F.unix_micros("ingested_at") - available_after) / DAY_US),
+        ).alias("start"),
+        F.struct(
+            F.floor(F.col("ts_us") / DAY_US).alias("day"), "ts_us", "amount", "latitude",
+            "longitude", "merchant_id",
+        ).alias("item"),
+    )  # fmt: skip
+    by_start = filed.groupBy("user_id", "start").agg(F.collect_list("item").alias("items"))
+    calendar = filed.groupBy("user_id").agg(
+        F.explode(
+            F.sequence(F.min("start"), F.least(F.max("day") + PROFILE_DAYS, F.lit(last_day + 1)))
+        ).alias("snapshot_day")
+    )
+    joined = calendar.join(
+        by_start.withColumnRenamed("start", "snapshot_day"), ["user_id", "snapshot_day"], "left"
+    )
+    # Events filed under D-89..D; one filed there but older than D-90 (it arrived late) is dropped.
+    window = (
+        Window.partitionBy("user_id").orderBy("snapshot_day").rangeBetween(-(PROFILE_DAYS - 1), 0)
+    )
+    gathered = joined.withColumn(
+        "items", F.flatten(F.collect_list(F.coalesce("items", F.array())).over(window))
+    ).withColumn(
+        "items", F.filter("items", lambda x: x["day"] >= F.col("snapshot_day") - PROFILE_DAYS)
+    )
+    stats = gathered.withColumn("n", F.size("items")).where(F.col("n") > 0)
+
+    def median(field: str) -> Column:
+        values = F.array_sort(F.transform("items", lambda x: x[field]))
+        mid = F.floor(F.col("n") / 2).cast("int")
+        odd = F.element_at(values, mid + 1)
+        even = (F.element_at(values, mid) + F.element_at(values, mid + 1)) / 2
+        return F.when(F.col("n") % 2 == 1, odd).otherwise(even)
+
+    amounts = F.transform("items", lambda x: x["amount"])
+    mean = F.aggregate(amounts, F.lit(0.0), lambda acc, x: acc + x) / F.col("n")
+    profile = stats.select(
+        "user_id",
+        "snapshot_day",
+        median("latitude").alias("home_latitude"),
+        median("longitude").alias("home_longitude"),
+        median("amount").alias("amount_median_90d"),
+        mean.alias("amount_mean_90d"),
+        F.when(
+            F.col("n") > 1,
+            F.sqrt(
+                F.aggregate(amounts, F.lit(0.0), lambda acc, x: acc + (x - mean) * (x - mean))
+                / (F.col("n") - 1)
+            ),
         )
-        .where(F.col("snapshot_day") <= F.lit(last_day + 1))
+        .otherwise(0.0)
+        .alias("amount_std_90d"),
+        F.col("n").cast("double").alias("tx_count_90d"),
+        F.size(F.array_distinct(F.transform("items", lambda x: x["merchant_id"])))
+        .cast("double")
+        .alias("distinct_merchants_90d"),
+        F.array_min(F.transform("items", lambda x: x["ts_us"])).alias("first_seen_us"),
     )
     midnight_us = F.col("snapshot_day") * DAY_US
-    available_us = midnight_us + F.lit(micros(PROFILE_AVAILABLE_AFTER))
-    # Only what had arrived when the snapshot was made counts.
-    snap = snap.where(F.unix_micros("ingested_at") <= available_us)
-    profile = snap.groupBy("user_id", "snapshot_day").agg(
-        F.percentile("latitude", 0.5).alias("home_latitude"),
-        F.percentile("longitude", 0.5).alias("home_longitude"),
-        F.percentile("amount", 0.5).alias("amount_median_90d"),
-        F.avg("amount").alias("amount_mean_90d"),
-        F.coalesce(F.stddev_samp("amount"), F.lit(0.0)).alias("amount_std_90d"),
-        F.count(F.lit(1)).cast("double").alias("tx_count_90d"),
-        F.count_distinct("merchant_id").cast("double").alias("distinct_merchants_90d"),
-        F.min("ts_us").alias("first_seen_us"),
-    )
+    available_us = midnight_us + F.lit(available_after)
     if users is not None:
         profile = profile.join(
             users.select("user_id", F.unix_micros("account_created_at").alias("opened_us")),
