@@ -11,6 +11,7 @@ Serving (`predictor`) reads the champion from here too; this module imports noth
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,12 +52,15 @@ class Registry:
         if not parts.hostname or not parts.port:
             raise RegistryError(f"registry URL {url!r} must look like http://127.0.0.1:18080")
         self.model_name = model_name
-        self.client = ModelRegistry(
-            f"{parts.scheme}://{parts.hostname}",
-            parts.port,
-            author=author,
-            is_secure=parts.scheme == "https",
-        )
+        with warnings.catch_warnings():
+            # The local registry runs without authentication; the client warns about its token.
+            warnings.filterwarnings("ignore", "User access token is missing")
+            self.client = ModelRegistry(
+                f"{parts.scheme}://{parts.hostname}",
+                parts.port,
+                author=author,
+                is_secure=parts.scheme == "https",
+            )
 
     def versions(self) -> list[VersionInfo]:
         if self.client.get_registered_model(self.model_name) is None:
