@@ -10,6 +10,7 @@ from batch_pipeline.cli import app as data_app
 from batch_pipeline.model.cli import model_app, train_command
 from deploy.stack.cli import app as stack_app
 from feature_repo.cli import app as features_app
+from predictor.__main__ import SERVE_CONTEXT, serve
 from streaming.demo import run as demo
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(features_app, name="features")
 app.command("train")(train_command)
 app.add_typer(model_app, name="model")
 app.command("demo")(demo)
+app.command("serve", context_settings=SERVE_CONTEXT, add_help_option=False)(serve)
 
 
 @app.callback()
