@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -46,8 +47,14 @@ class Registry:
     """Versions and the champion of one registered model."""
 
     def __init__(
-        self, url: str, model_name: str = MODEL_NAME, author: str = "fraud-scorer"
+        self,
+        url: str,
+        model_name: str = MODEL_NAME,
+        author: str = "fraud-scorer",
+        async_runner: Callable[..., Any] | None = None,
     ) -> None:
+        # `async_runner` runs the client's coroutines; without one the client patches asyncio
+        # for the whole process, which a server with its own event loop must avoid.
         parts = urlsplit(url)
         if not parts.hostname or not parts.port:
             raise RegistryError(f"registry URL {url!r} must look like http://127.0.0.1:18080")
@@ -60,6 +67,7 @@ class Registry:
                 parts.port,
                 author=author,
                 is_secure=parts.scheme == "https",
+                async_runner=async_runner,
             )
 
     def versions(self) -> list[VersionInfo]:

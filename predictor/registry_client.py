@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import warnings
 from collections.abc import Coroutine
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-from model_registry import ModelRegistry
-
-from batch_pipeline.registry import Registry, RegistryError
+from batch_pipeline.registry import Registry
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
@@ -29,27 +25,17 @@ class ThreadedRegistry(Registry):
     """A `Registry` whose client never patches the process's asyncio."""
 
     def __init__(self, url: str, model_name: str, author: str = "fraud-predictor") -> None:
-        # Registry.__init__ would build a client without a runner; this builds the same client
-        # with one, so the parent's methods work unchanged.
-        parts = urlsplit(url)
-        if not parts.hostname or not parts.port:
-            raise RegistryError(f"registry URL {url!r} must look like http://127.0.0.1:18080")
-        self.model_name = model_name
+        # The client runs on a loop thread of its own, so it never touches the server's loop.
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="registry-client", daemon=True
         )
         self._thread.start()
-        with warnings.catch_warnings():
-            # The local registry runs without authentication; the client warns about it.
-            warnings.filterwarnings("ignore", "User access token is missing")
-            self.client = ModelRegistry(
-                f"{parts.scheme}://{parts.hostname}",
-                parts.port,
-                author=author,
-                is_secure=parts.scheme == "https",
-                async_runner=self._run,
-            )
+        try:
+            super().__init__(url, model_name, author, async_runner=self._run)
+        except Exception:
+            self.close()
+            raise
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(CALL_TIMEOUT_S)
