@@ -138,7 +138,7 @@ def training_set_command(
         console.print(f"[red]{prepared} has no prepared features[/red]: run `fraud data prepare`")
         raise typer.Exit(1)
     settings = StackSettings()
-    store = open_store(prepared, f"{settings.host}:{settings.redis_port},db=0")
+    store = open_store(prepared, settings.feast_redis)
     apply_definitions(store, prepared)
     cutoff = known_at.replace(tzinfo=UTC) if known_at is not None else None
     with console.status("Feast point-in-time join…"):

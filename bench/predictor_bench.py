@@ -158,7 +158,7 @@ def main() -> int:
     servers: list[PredictorProcess] = []
     try:
         data = prepared_data(args.prepared, workdir)
-        connection = f"{settings.host}:{settings.redis_port},db=0"
+        connection = settings.feast_redis
         world = feast_world(data, workdir, connection)
         model = args.model_uri or write_model(workdir / "model" / "1" / "model.onnx", "1")
         from batch_pipeline.registry import Registry

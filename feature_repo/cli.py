@@ -30,7 +30,7 @@ def _store(data: Path) -> FeatureStore:
         console.print(f"[red]{data} has no prepared features[/red]: run `fraud data prepare`")
         raise typer.Exit(1)
     settings = StackSettings()
-    return open_store(data, f"{settings.host}:{settings.redis_port},db=0")
+    return open_store(data, settings.feast_redis)
 
 
 @app.command("apply")

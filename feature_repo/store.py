@@ -36,7 +36,3 @@ def apply_definitions(store: FeatureStore, data_dir: Path) -> Definitions:
     defs = definitions(str(data_dir.resolve()))
     store.apply(defs.objects())
     return defs
-
-
-def redis_connection(url_host: str, port: int, db: int = 0) -> str:
-    return f"{url_host}:{port},db={db}"

@@ -75,6 +75,11 @@ class StackSettings(BaseSettings):
         return f"redis://{self.host}:{self.redis_port}/0"
 
     @property
+    def feast_redis(self) -> str:
+        """The stack's Redis as Feast's connection string (host:port,db=N)."""
+        return f"{self.host}:{self.redis_port},db=0"
+
+    @property
     def registry_url(self) -> str:
         return f"http://{self.host}:{self.registry_port}"
 

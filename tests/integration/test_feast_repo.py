@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2] / "feature_repo"
 
 
 def _connection(settings: StackSettings) -> str:
-    return f"{settings.host}:{settings.redis_port},db=0"
+    return settings.feast_redis
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def world(
     prepared_world: PreparedWorld, stack_settings: StackSettings, redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> FeastWorld:  # fmt: skip
-    connection = f"{stack_settings.host}:{stack_settings.redis_port},db=0"
+    connection = stack_settings.feast_redis
     return feast_world(prepared_world.out, tmp_path_factory.mktemp("feast"), connection)
 
 
