@@ -11,7 +11,9 @@ from batch_pipeline.model.cli import model_app, train_command
 from deploy.stack.cli import app as stack_app
 from feature_repo.cli import app as features_app
 from predictor.__main__ import SERVE_CONTEXT, serve
+from streaming.cli import alerts_app, produce_command
 from streaming.demo import run as demo
+from streaming.worker import app as stream_app
 
 app = typer.Typer(
     help="Real-time card-fraud scoring: local stack, data, training, serving and streaming.",
@@ -23,6 +25,9 @@ app.add_typer(features_app, name="features")
 app.command("train")(train_command)
 app.add_typer(model_app, name="model")
 app.command("demo")(demo)
+app.command("produce")(produce_command)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(stream_app, name="stream")
 app.command("serve", context_settings=SERVE_CONTEXT, add_help_option=False)(serve)
 
 

@@ -1,0 +1,134 @@
+"""The Faust app: the transactions agent, the state table, Feast pushes, lag and `/metrics`.
+
+`build_app(settings)` wires everything and returns the app; `fraud stream worker` runs it as a
+`faust worker` (faust's own `Worker`), so partitions, rebalancing, changelogs, table recovery and
+offset commits are Faust's. One agent instance consumes every assigned partition and scores in
+batches of up to `batch_max` records or `linger_ms`, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from mode import CrashingSupervisor
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streaming import metrics
+from streaming.batcher import Batcher
+from streaming.feast_io import FeastIO
+from streaming.ledger import AlertLedger
+from streaming.monitor import BatchMonitor
+from streaming.pipeline import Pipeline, Sink
+from streaming.predictor_client import PredictorClient
+from streaming.settings import StreamSettings
+from streaming.state import StateStore
+
+log = logging.getLogger(__name__)
+
+TABLE = "user-activity"
+LAG_INTERVAL_S = 5.0
+
+
+def build_app(settings: StreamSettings) -> faust.App:
+    """The worker's Faust app, configured from `settings`."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        producer_linger=0.002,
+        stream_buffer_maxsize=max(4096, 2 * settings.batch_max),
+        Monitor=BatchMonitor,
+    )
+    source = app.topic(
+        settings.topic_transactions, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw", partitions=settings.partitions,
+    )  # fmt: skip
+    # Keys and values (the dicts of `state.UserState`) are JSON in the changelog.
+    table = app.Table(TABLE, key_type=str, partitions=settings.partitions)
+    feast = (
+        FeastIO.open(
+            settings.feature_data,
+            settings.redis_connection,
+            settings.feast_project,
+            ttl_s=settings.profile_cache_ttl_s,
+            size=settings.profile_cache_size,
+        )  # fmt: skip
+        if settings.feature_data is not None
+        else None
+    )
+    predictor = PredictorClient(
+        settings.predictor_url, settings.model_name, timeout_s=settings.predictor_timeout_s,
+        attempts=settings.predictor_attempts, breaker_failures=settings.breaker_failures,
+        breaker_reset_s=settings.breaker_reset_s,
+        on_state=lambda state: metrics.BREAKER_OPEN.set(0 if state == "closed" else 1),
+    )  # fmt: skip
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:
+        return await app.producer.send(topic, key, value, None, None, headers)
+
+    pipeline = Pipeline(
+        settings, StateStore(table), predictor, feast,
+        AlertLedger(settings.kafka_bootstrap, settings.topic_alerts, settings.replay_margin_s),
+        Sink(send),
+    )  # fmt: skip
+
+    # A bug in processing stops the worker (for its supervisor to restart from the committed
+    # offsets): Faust's default would restart the agent past the batch that failed.
+    @app.agent(source, name="score-transactions", supervisor_strategy=CrashingSupervisor)
+    async def score(stream: Any) -> None:
+        batcher = Batcher(pipeline.process, settings.batch_max, settings.linger_s)
+        linger = asyncio.ensure_future(batcher.run_linger())
+        try:
+            async for event in stream.noack().events():
+                await batcher.add(event)
+                if linger.done():
+                    linger.result()  # a failed batch: raise it here, to stop the worker
+        finally:
+            linger.cancel()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode's signal typing
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        ours = {tp.partition for tp in assigned if tp.topic == settings.topic_transactions}
+        log.info("partitions assigned transactions=%s", sorted(ours))
+        pipeline.partitions_assigned(ours)
+
+    @app.timer(settings.push_interval_s)  # type: ignore[untyped-decorator]
+    async def push_features() -> None:
+        if feast is not None:
+            await feast.flush()
+
+    @app.timer(LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
+    async def consumer_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic == settings.topic_transactions:
+                position = await consumer.position(tp)
+                if position is not None:
+                    lag = max(consumer.highwater(tp) - position, 0)
+                    metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        # aiohttp takes the charset apart from the content type.
+        return web.bytes(
+            generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0]
+        )
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's signal typing
+    async def close(sender: Any, **_: Any) -> None:
+        if feast is not None:
+            await feast.flush()
+        await predictor.aclose()
+
+    return app

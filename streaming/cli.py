@@ -1,0 +1,214 @@
+"""`fraud produce` and `fraud alerts tail`: transactions into Kafka, alerts out of it, as JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+
+from deploy.stack.settings import StackSettings
+
+console = Console()
+err = Console(stderr=True)
+
+BootstrapOption = Annotated[
+    str | None,
+    typer.Option(help="Kafka bootstrap servers (default: the local stack's).", show_default=False),
+]
+TopicOption = Annotated[
+    str | None, typer.Option(help="Topic (default: the local stack's).", show_default=False)
+]
+STACK_HINT = "is Kafka running? start it with `fraud stack up kafka`"
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:,.0f} ev/s", style="progress.data.speed")
+
+
+def _start(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO date-time, e.g. 2026-11-01T09:00:00+00:00",
+            param_hint="--start",
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def produce_command(
+    data: Annotated[
+        Path | None,
+        typer.Option(help="A data set folder from `fraud data generate`.", show_default=False),
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Generate events on the fly instead.")
+    ] = False,
+    count: Annotated[
+        int | None,
+        typer.Option(min=1, help="Events to send (default: all of --data; 10,000 with --live)."),
+    ] = None,
+    rate: Annotated[float, typer.Option(min=0, help="Events per second; 0: unpaced.")] = 1000.0,
+    users: Annotated[
+        int, typer.Option(min=1, help="--live: card holders (as `fraud data generate --users`).")
+    ] = 20_000,
+    seed: Annotated[
+        int, typer.Option(help="--live: seed of the world (as `fraud data generate --seed`).")
+    ] = 1,
+    start: Annotated[
+        str | None,
+        typer.Option(help="--live: ISO date-time of the first event (default: now, UTC)."),
+    ] = None,
+    fraud_boost: Annotated[
+        float, typer.Option(min=0, help="--live: multiplies the fraud rates, e.g. 10 for a demo.")
+    ] = 1.0,
+    labels_out: Annotated[
+        Path | None,
+        typer.Option(help="Write transaction_id, is_fraud, fraud_pattern as JSON lines here."),
+    ] = None,
+    bootstrap: BootstrapOption = None,
+    topic: TopicOption = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Send synthetic card transactions to the transactions topic, as JSON keyed by user_id.
+
+    --data: a generated data set, in arrival order. --live: a world simulated on the fly.
+    """
+    from aiokafka.errors import KafkaError  # type: ignore[import-untyped, unused-ignore]
+
+    from streaming.produce import DataSetError, events_from_data, events_live, produce, with_labels
+
+    if (data is None) == (not live):
+        raise typer.BadParameter(
+            "pass exactly one source: --data DIR (a generated data set) or --live",
+            param_hint="'--data' / '--live'",
+        )
+    settings = StackSettings()
+    bootstrap = bootstrap or settings.kafka_bootstrap
+    topic = topic or settings.topic_transactions
+    try:
+        if data is not None:
+            events = events_from_data(data, count)
+        else:
+            events = events_live(users, seed, _start(start), fraud_boost, count or 10_000)
+    except DataSetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data") from exc
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    sink = labels_out.open("wb") if labels_out else None
+    columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), _RateColumn())
+    try:
+        with Progress(*columns, TimeElapsedColumn(), disable=not progress, console=err) as bar:
+            task = bar.add_task("send", total=events.total)
+            summary = produce(
+                with_labels(events, sink) if sink else events,
+                bootstrap,
+                topic,
+                rate,
+                lambda n: bar.advance(task, n),
+            )
+    except KafkaError as exc:
+        err.print(f"[red]could not send to {topic} at {bootstrap}: {exc!r}[/red] ({STACK_HINT})")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(130) from None
+    finally:
+        if sink:
+            sink.close()
+    console.print(
+        f"sent {summary.sent:,} to {topic} in {summary.seconds:.2f} s = {summary.rate:,.0f} ev/s"
+    )
+    if summary.failed:
+        err.print(f"[red]{summary.failed:,} not delivered, first error: {summary.first_error}")
+        raise typer.Exit(1)
+
+
+alerts_app = typer.Typer(help="Watch the fraud alerts the scorer raises.", no_args_is_help=True)
+
+
+@alerts_app.callback()
+def _alerts() -> None:
+    """Watch the fraud alerts the scorer raises."""
+
+
+@alerts_app.command("tail")
+def tail_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each alert's JSON on one line (for jq).")
+    ] = False,
+    from_beginning: Annotated[
+        bool,
+        typer.Option("--from-beginning", help="Start at the oldest alert, not after the newest."),
+    ] = False,
+    max_alerts: Annotated[
+        int | None, typer.Option("--max", min=1, help="Stop after this many alerts.")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0, help="Stop after this many seconds without an alert."),
+    ] = None,
+    bootstrap: BootstrapOption = None,
+    topic: TopicOption = None,
+) -> None:
+    """Print fraud alerts as they arrive, one line each, until --max, --timeout or Ctrl-C."""
+    from kafka.errors import KafkaError
+
+    from streaming.tail import InvalidRecord, alert_line, tail
+
+    settings = StackSettings()
+    bootstrap = bootstrap or settings.kafka_bootstrap
+    topic = topic or settings.topic_alerts
+
+    def show(alert: dict[str, Any]) -> None:
+        if as_json:
+            typer.echo(orjson.dumps(alert).decode())
+        else:
+            console.print(alert_line(alert), soft_wrap=True)
+
+    def warn(record: InvalidRecord) -> None:
+        err.print(
+            f"[yellow]warning: skipped record partition={record.partition} "
+            f"offset={record.offset}: {escape(record.reason)}[/yellow]",
+            highlight=False,
+        )
+
+    try:
+        summary = tail(
+            bootstrap,
+            topic,
+            from_beginning=from_beginning,
+            max_alerts=max_alerts,
+            idle_timeout_s=timeout,
+            on_alert=show,
+            on_invalid=warn,
+        )
+    except KeyboardInterrupt:
+        return
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    except KafkaError as exc:
+        err.print(f"[red]could not read {topic} at {bootstrap}: {exc!r}[/red] ({STACK_HINT})")
+        raise typer.Exit(1) from exc
+    if summary.stopped == "idle" and not as_json:
+        err.print(f"no alert for {timeout:g} s; {summary.alerts:,} shown", style="dim")

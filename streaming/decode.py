@@ -1,0 +1,83 @@
+"""From a Kafka record to a validated `Transaction`, or to a reason a person can act on.
+
+Every way an event can be wrong ends here as a `Rejected` with a `kind` (a bounded metric label)
+and a sentence naming the field, the rule and the offending value; the worker dead-letters it with
+the original bytes and carries on. Nothing in this module raises on input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from pydantic import ValidationError
+
+from feature_repo.events import Transaction
+
+MAX_SHOWN = 80  # characters of an offending value quoted in a reason
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Why a record cannot be scored."""
+
+    # oversized, not_utf8, not_json, not_object, invalid, wrong_key, too_late or duplicate
+    kind: str
+    reason: str
+
+
+def decode(key: bytes | None, value: bytes | None, max_bytes: int) -> Transaction | Rejected:
+    """The record's transaction, or why there is none."""
+    if value is None:
+        return Rejected("not_json", "the record has no value (a tombstone); send one JSON event")
+    if len(value) > max_bytes:
+        return Rejected(
+            "oversized",
+            f"the record is {len(value)} bytes; an event is at most {max_bytes} bytes — send one "
+            "transaction per record",
+        )
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected(
+            "not_utf8", f"the value is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        )
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return Rejected("not_json", f"the value is not JSON: {exc}")
+    if not isinstance(data, dict):
+        return Rejected(
+            "not_object", f"the value is JSON {type(data).__name__}, not one transaction object"
+        )
+    try:
+        event = Transaction.model_validate(data)
+    except ValidationError as exc:
+        return Rejected("invalid", describe(exc))
+    user = key.decode("utf-8", "replace") if key is not None else None
+    if user != event.user_id:
+        return Rejected(
+            "wrong_key",
+            f"the record key is {user!r} but user_id is {event.user_id!r}: key each record by "
+            "its user_id, so that one user's events reach one partition in order",
+        )
+    return event
+
+
+def describe(exc: ValidationError) -> str:
+    """One sentence per failed field: where, what rule, which value."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        shown = repr(error.get("input"))
+        if len(shown) > MAX_SHOWN:
+            shown = shown[:MAX_SHOWN] + "..."
+        if error["type"] == "missing":
+            parts.append(f"{where}: required field is missing")
+        elif error["type"] == "extra_forbidden":
+            parts.append(
+                f"{where}: unknown field (got {shown}); the event schema has no such field"
+            )
+        else:
+            parts.append(f"{where}: {error['msg']} (got {shown})")
+    return "; ".join(parts)

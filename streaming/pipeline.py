@@ -1,0 +1,269 @@
+"""One batch of Kafka records, from bytes to scores and alerts: the worker's processing step.
+
+For a batch (in partition order, as `take_events` gives it):
+1. decode and validate every record; the invalid ones are dead-lettered;
+2. apply each user's events to that user's activity state, in order (late and repeated
+   transactions are dead-lettered; a record already processed before a restart is skipped);
+3. read the users' profiles (cached) and compute the batch's feature rows with the shared code;
+4. score them on the predictor in one v2 request, or with the fallback rules when it is
+   unavailable (`degraded`);
+5. write a score record per event, an alert per event at or above the threshold (unless the
+   alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
+   acknowledge all of them;
+6. only then store the new states (changelogged), and stage the activity rows for Feast.
+Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
+than losing it, and the ledger keeps a repeat from becoming a second alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from feature_repo.activity import US, Activity, Duplicate, TooLate
+from feature_repo.events import Transaction
+from feature_repo.vectors import batch_features
+from streaming import fallback, metrics
+from streaming.decode import Rejected, decode
+from streaming.feast_io import FeastIO
+from streaming.ledger import AlertLedger
+from streaming.predictor_client import PredictorClient, PredictorUnavailable
+from streaming.records import Scored, alert_record, dead_letter_headers, score_record
+from streaming.settings import StreamSettings
+from streaming.state import StateStore, UserState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sink:
+    """Sends one record to a topic; returns an awaitable of Kafka's acknowledgement."""
+
+    send: Any  # async (topic, key, value, headers) -> Awaitable[Any]
+
+
+@dataclass
+class _Accepted:
+    record: Any  # the Faust event
+    event: Transaction
+    activity: Activity
+    ts_us: int  # the event's time (computing it from the timestamp costs microseconds)
+
+
+class Pipeline:
+    """Scores batches of `transactions` records; holds no state of its own beyond a batch."""
+
+    def __init__(
+        self, settings: StreamSettings, states: StateStore, predictor: PredictorClient,
+        feast: FeastIO | None, ledger: AlertLedger, sink: Sink,
+    ) -> None:  # fmt: skip
+        self.s = settings
+        self.states = states
+        self.predictor = predictor
+        self.feast = feast
+        self.ledger = ledger
+        self.sink = sink
+        self.fresh_partitions: set[int] = set()
+
+    def partitions_assigned(self, partitions: set[int]) -> None:
+        """After a rebalance: the alerts of these partitions' replayed events must be read back."""
+        self.fresh_partitions |= partitions
+
+    async def process(self, records: Sequence[Any]) -> None:
+        """Score one batch of Faust events of the transactions topic (see the module docstring)."""
+        started = time.time()
+        pending: list[Awaitable[Any]] = []
+        valid: list[tuple[Any, Transaction]] = []
+        for record in records:
+            msg = record.message
+            result = decode(msg.key, msg.value, self.s.max_event_bytes)
+            if isinstance(result, Rejected):
+                pending.append(await self._dead_letter(msg, result))
+            else:
+                valid.append((record, result))
+        await self._catch_up(records)
+        accepted, updated = await self._apply(valid, pending)
+        if accepted:
+            pending.extend(await self._score_and_emit(accepted, started))
+        await asyncio.gather(*pending)  # acknowledged by Kafka before any state is stored
+        for user, state in updated.items():
+            self.states.put(user, state)
+        metrics.BATCH_SIZE.observe(len(records))
+
+    async def _catch_up(self, records: Sequence[Any]) -> None:
+        fresh = [
+            r.message.timestamp for r in records if r.message.partition in self.fresh_partitions
+        ]
+        if fresh:
+            # The earliest record of a fresh partition here is where its replay starts.
+            await self.ledger.catch_up(int(min(fresh) * 1000))
+            self.fresh_partitions -= {r.message.partition for r in records}
+
+    async def _apply(
+        self, valid: list[tuple[Any, Transaction]], pending: list[Awaitable[Any]]
+    ) -> tuple[list[_Accepted], dict[str, UserState]]:
+        by_user: dict[str, list[int]] = {}
+        for i, (_, event) in enumerate(valid):
+            by_user.setdefault(event.user_id, []).append(i)
+        accepted: dict[int, _Accepted] = {}
+        updated: dict[str, UserState] = {}
+        for user, indices in by_user.items():
+            first = valid[indices[0]][0]
+            state = self.states.get(user, first)
+            changed = False
+            for i in indices:
+                record, event = valid[i]
+                offset = record.message.offset
+                ts_us = event.epoch_us
+                try:
+                    activity = state.activity.apply(
+                        transaction_id=event.transaction_id, ts_us=ts_us,
+                        amount=event.amount, latitude=event.latitude, longitude=event.longitude,
+                        merchant_id=event.merchant_id,
+                    )  # fmt: skip
+                except TooLate as exc:
+                    reason = f"transaction {event.transaction_id} is too late: {exc}"
+                    pending.append(
+                        await self._dead_letter(record.message, Rejected("too_late", reason))
+                    )
+                    continue
+                except Duplicate as exc:
+                    if offset <= state.offset:
+                        metrics.EVENTS.labels("replayed").inc()  # processed before a restart
+                    else:
+                        reason = f"{exc}: a transaction is scored once; send a new transaction_id"
+                        pending.append(
+                            await self._dead_letter(record.message, Rejected("duplicate", reason))
+                        )
+                    continue
+                state.offset = max(state.offset, offset)
+                state.record = record
+                changed = True
+                accepted[i] = _Accepted(record, event, activity, ts_us)
+            if changed:
+                updated[user] = state
+        return [accepted[i] for i in sorted(accepted)], updated
+
+    async def _score_and_emit(
+        self, accepted: list[_Accepted], started: float
+    ) -> list[Awaitable[Any]]:
+        events = [a.event for a in accepted]
+        ts_us = [a.ts_us for a in accepted]
+        event_s = [t / US for t in ts_us]
+        profiles: list[Any] = [None] * len(events)
+        profiles_ok = True
+        if self.feast is not None:
+            profiles, profiles_ok = await self.feast.profiles([e.user_id for e in events], event_s)
+        features = batch_features(events, [a.activity for a in accepted], profiles)
+        featured = time.time()
+        try:
+            result = await self.predictor.score(features.astype(np.float32))
+            scores, version, threshold = result.scores, result.model_version, result.threshold
+            model_name, degraded, reasons = self.s.model_name, not profiles_ok, None
+            metrics.PREDICTOR_LATENCY.observe(self.predictor.last_latency_s)
+        except PredictorUnavailable as exc:
+            metrics.PREDICTOR_ERRORS.labels(
+                "breaker_open" if "breaker" in str(exc) else "unavailable"
+            ).inc()
+            scores, reasons = fallback.fallback_scores(features)
+            version, threshold = fallback.MODEL_VERSION, fallback.FALLBACK_THRESHOLD
+            model_name, degraded = fallback.MODEL_NAME, True
+        scored_at = time.time()
+        results = [
+            Scored(
+                event=a.event,
+                partition=a.record.message.partition,
+                offset=a.record.message.offset,
+                score=float(scores[i]),
+                threshold=threshold,
+                model_name=model_name,
+                model_version=version,
+                degraded=degraded,
+                features=features[i].tolist(),
+                scored_at_s=scored_at,
+                timings_ms={
+                    "ingest_to_batch": round((started - a.record.message.timestamp) * 1000, 3),
+                    "features": round((featured - started) * 1000, 3),
+                    "scoring": round((scored_at - featured) * 1000, 3),
+                },
+            )  # fmt: skip
+            for i, a in enumerate(accepted)
+        ]
+        pending = [
+            await self.sink.send(
+                self.s.topic_scores, r.event.user_id.encode(), score_record(r), None
+            )
+            for r in results
+        ]
+        alerts = [i for i, r in enumerate(results) if r.is_alert]
+        if alerts:
+            pending.extend(await self._alerts(results, alerts, features, reasons))
+        self._observe(results, accepted, degraded, scored_at, np.array(event_s), scores)
+        if self.feast is not None:
+            self.feast.stage(
+                [e.user_id for e in events], ts_us, features,
+                [e.latitude for e in events], [e.longitude for e in events],
+            )  # fmt: skip
+        return pending
+
+    async def _alerts(
+        self, results: list[Scored], rows: list[int], features: Any,
+        reasons: list[list[dict[str, Any]]] | None,
+    ) -> list[Awaitable[Any]]:  # fmt: skip
+        rows = [i for i in rows if results[i].event.transaction_id not in self.ledger]
+        metrics.ALERTS_SUPPRESSED.inc(len([r for r in results if r.is_alert]) - len(rows))
+        if not rows:
+            return []
+        if reasons is None:  # the model scored: ask it why, for the alerting rows only
+            reasons = [[] for _ in results]
+            try:
+                explained = await self.predictor.score(
+                    features[rows].astype(np.float32), explain=True
+                )
+                for i, why in zip(rows, explained.reasons or [], strict=False):
+                    reasons[i] = why
+            except PredictorUnavailable as exc:
+                log.warning("alerts without reasons: explanation failed error=%s", exc)
+        pending = []
+        for i in rows:
+            r = results[i]
+            pending.append(
+                await self.sink.send(
+                    self.s.topic_alerts, r.event.user_id.encode(), alert_record(r, reasons[i]), None
+                )
+            )
+            self.ledger.add(r.event.transaction_id)
+            metrics.ALERTS.labels(str(r.degraded).lower()).inc()
+        return pending
+
+    async def _dead_letter(self, msg: Any, rejected: Rejected) -> Awaitable[Any]:
+        metrics.EVENTS.labels("dead_lettered").inc()
+        metrics.DEAD_LETTERS.labels(rejected.kind).inc()
+        log.info(
+            "dead letter partition=%s offset=%s kind=%s reason=%s",
+            msg.partition, msg.offset, rejected.kind, rejected.reason,
+        )  # fmt: skip
+        headers = dead_letter_headers(
+            topic=msg.topic, partition=msg.partition, offset=msg.offset, kind=rejected.kind,
+            reason=rejected.reason,
+        )  # fmt: skip
+        send: Awaitable[Any] = await self.sink.send(self.s.topic_dlq, msg.key, msg.value, headers)
+        return send
+
+    @staticmethod
+    def _observe(
+        results: list[Scored], accepted: list[_Accepted], degraded: bool, scored_at: float,
+        event_s: Any, scores: Any,
+    ) -> None:  # fmt: skip
+        metrics.EVENTS.labels("degraded" if degraded else "scored").inc(len(results))
+        scored_by = "rules" if results[0].model_name == fallback.MODEL_NAME else "model"
+        ingested = np.array([a.record.message.timestamp for a in accepted])
+        metrics.INGEST_TO_SCORE.observe_many(scored_by, np.maximum(scored_at - ingested, 0.0))
+        metrics.EVENT_TO_SCORE.observe_many(scored_by, np.maximum(scored_at - event_s, 0.0))
+        metrics.SCORES.observe_many(results[0].model_version, scores)

@@ -1,0 +1,68 @@
+"""Per-user state in a changelogged Faust table: the user's activity and the last offset applied.
+
+A Faust table finds the partition of a key (its RocksDB shard, its changelog partition) from the
+stream's *current event*. The worker handles a batch at a time, so before reading or writing a
+user's entry it makes one of that user's own records the current event: every record of a user
+comes from the same partition (records are keyed by user_id), so the entry lands in the partition
+that owns the user, and moves with it to whichever worker gets that partition.
+
+The entry is a JSON object, so the changelog topic is readable with any Kafka client.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+# The context variable behind `faust.streams.current_event()`; Faust has no public setter.
+from faust.streams import _current_event
+
+from feature_repo.activity import UserActivityState
+
+
+@dataclass
+class UserState:
+    """One user's entry: the activity state and the highest source offset applied to it."""
+
+    activity: UserActivityState
+    offset: int = -1
+    record: Any = None  # a Faust event of this user in the current batch (for its partition)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"activity": self.activity.to_dict(), "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None, record: Any) -> UserState:
+        if not raw:
+            return cls(UserActivityState(), -1, record)
+        data = raw
+        return cls(UserActivityState.from_dict(data["activity"]), int(data["offset"]), record)
+
+
+@contextmanager
+def current(record: Any) -> Iterator[None]:
+    """Make `record` Faust's current event for the duration of the block."""
+    token = _current_event.set(weakref.ref(record))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class StateStore:
+    """Reads and writes users' entries in a Faust table of JSON values."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, user: str, record: Any) -> UserState:
+        with current(record):
+            raw = self.table.get(user)
+        return UserState.from_dict(raw, record)
+
+    def put(self, user: str, state: UserState) -> None:
+        with current(state.record):
+            self.table[user] = state.to_dict()

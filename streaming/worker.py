@@ -1,0 +1,61 @@
+"""`fraud stream worker`: run the scorer as a Faust worker until stopped (SIGTERM or Ctrl-C).
+
+Every setting is `FRAUD_STREAM_<NAME>` in the environment (streaming/settings.py); the options
+here override the few one changes per run. Start a second worker with another `--web-port` and
+`--data-dir` and the two share the partitions of one consumer group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from streaming.settings import StreamSettings
+
+app = typer.Typer(help="The stream scorer (Faust).", no_args_is_help=True)
+
+
+@app.command("worker")
+def worker(
+    web_port: Annotated[int | None, typer.Option(help="/metrics port (default 16066).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Local state folder (default .stack/stream).")
+    ] = None,
+    predictor_url: Annotated[
+        str | None, typer.Option(help="The predictor (default http://127.0.0.1:18081).")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = None,
+) -> None:
+    """Consume `transactions`, score every event, write scores, alerts and dead letters."""
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "web_port": web_port,
+            "data_dir": data_dir,
+            "predictor_url": predictor_url,
+            "log_level": log_level.upper() if log_level else None,
+        }.items()  # fmt: skip
+        if v is not None
+    }
+    try:
+        settings = StreamSettings(**overrides)
+    except ValidationError as exc:
+        typer.echo(f"invalid stream settings (FRAUD_STREAM_* or options):\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+    run(settings)
+
+
+def run(settings: StreamSettings) -> None:
+    """Build the app and hand it to Faust's worker, which runs until a signal stops it."""
+    from streaming.app import build_app
+
+    try:
+        faust_app = build_app(settings)
+    except FileNotFoundError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    faust_app.Worker(loglevel=settings.log_level.lower()).execute_from_commandline()

@@ -1,0 +1,144 @@
+"""`fraud produce` without a broker: arrival order, label stripping, valid events, CLI errors."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+import pytest
+from typer.testing import CliRunner
+
+from batch_pipeline.data.generate import generate
+from deploy.cli import app
+from feature_repo.events import Transaction
+from streaming.produce import (
+    TRANSACTION_FIELDS,
+    DataSetError,
+    encode,
+    events_from_data,
+    events_live,
+    with_labels,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def data_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    generate(users=40, days=4, seed=3, out=out, start=date(2026, 9, 1), progress=False)
+    return out
+
+
+def _row(tx: str, timestamp: str, ingested: datetime | None = None, **extra: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "schema_version": 1, "transaction_id": tx, "user_id": f"user_{tx[-1]}", "amount": 12.5,
+        "currency": "EUR", "merchant_id": "merchant_1", "merchant_category": "grocery",
+        "timestamp": timestamp, "latitude": 52.5, "longitude": 13.4, "channel": "pos",
+        "used_chip": True, "used_pin": False,
+    }  # fmt: skip
+    if ingested is not None:
+        row["ingested_at"] = ingested
+    return row | extra
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    pq.write_table(pa.Table.from_pylist(rows), path / "transactions.parquet")
+    return path
+
+
+def _ids(events: Any) -> list[str]:
+    return [event["transaction_id"] for event in events]
+
+
+def test_data_is_sent_in_arrival_order_not_file_order(tmp_path: Path) -> None:
+    at = datetime(2026, 9, 1, 9, 0, 5, tzinfo=UTC)
+    late = datetime(2026, 9, 1, 9, 30, tzinfo=UTC)
+    rows = [
+        _row("tx_a", "2026-09-01T09:00:00+00:00", late),  # happened first, arrived last
+        _row("tx_c", "2026-09-01T09:00:03+00:00", at),
+        _row("tx_b", "2026-09-01T09:00:04+00:00", at),  # same arrival: transaction_id decides
+    ]
+    assert _ids(events_from_data(_write(tmp_path, rows))) == ["tx_b", "tx_c", "tx_a"]
+
+
+def test_without_ingested_at_event_time_orders_across_zones(tmp_path: Path) -> None:
+    rows = [
+        _row("tx_1", "2026-09-01T09:00:00+00:00"),
+        _row("tx_2", "2026-09-01T10:30:00+02:00"),  # 08:30 UTC: the earliest
+        _row("tx_3", "2026-09-01T04:00:00-05:00"),  # 09:00 UTC, same instant as tx_1
+    ]
+    assert _ids(events_from_data(_write(tmp_path, rows))) == ["tx_2", "tx_1", "tx_3"]
+
+
+def test_generated_data_set_comes_out_whole_in_arrival_order(data_set: Path) -> None:
+    table = pq.read_table(data_set / "transactions.parquet")
+    expected = table.take(
+        pc.sort_indices(table, [("ingested_at", "ascending"), ("transaction_id", "ascending")])
+    )
+    events = events_from_data(data_set)
+    assert events.total == table.num_rows
+    assert _ids(events) == expected["transaction_id"].to_pylist()
+    first = events_from_data(data_set, count=25)
+    assert _ids(first) == expected["transaction_id"].to_pylist()[:25]
+
+
+def test_values_are_exactly_valid_transactions_without_labels(data_set: Path) -> None:
+    events = [
+        *events_from_data(data_set),
+        *events_live(30, 2, datetime(2026, 11, 1, tzinfo=UTC), 5, 300),
+    ]
+    assert {"is_fraud", "fraud_pattern"} <= set(events[0])
+    for event in events:
+        key, value = encode(event)
+        assert key == event["user_id"].encode()
+        sent = orjson.loads(value)
+        assert list(sent) == list(TRANSACTION_FIELDS)
+        Transaction.model_validate_json(value)
+
+
+def test_labels_file_lists_what_was_sent(data_set: Path) -> None:
+    sink = io.BytesIO()
+    sent = list(with_labels(events_from_data(data_set, count=50), sink))
+    labels = [orjson.loads(line) for line in sink.getvalue().splitlines()]
+    assert [label["transaction_id"] for label in labels] == _ids(sent)
+    assert [(label["is_fraud"], label["fraud_pattern"]) for label in labels] == [
+        (event["is_fraud"], event["fraud_pattern"]) for event in sent
+    ]
+
+
+def test_missing_file_or_fields_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(DataSetError, match="fraud data generate"):
+        events_from_data(tmp_path)
+    rows = [{k: v for k, v in _row("tx_1", "2026-09-01T09:00:00Z").items() if k != "amount"}]
+    with pytest.raises(DataSetError, match="amount"):
+        events_from_data(_write(tmp_path, rows))
+
+
+def _flat(output: str) -> str:
+    return " ".join(output.replace("│", " ").split())
+
+
+@pytest.mark.parametrize("args", [[], ["--live", "--data", "somewhere"]])
+def test_cli_needs_exactly_one_source(args: list[str]) -> None:
+    result = runner.invoke(app, ["produce", *args])
+    assert result.exit_code == 2
+    assert "exactly one source: --data DIR" in _flat(result.output)
+
+
+def test_cli_rejects_a_folder_without_data(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["produce", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "fraud data generate --out" in _flat(result.output)
+
+
+def test_cli_rejects_a_start_that_is_not_a_date_time() -> None:
+    result = runner.invoke(app, ["produce", "--live", "--start", "yesterday"])
+    assert result.exit_code == 2
+    assert "not an ISO date-time" in _flat(result.output)
