@@ -1,109 +1,158 @@
-"""`fraud demo`: send a few transactions through the local Kafka and show them coming back.
+"""`fraud demo`: the main job end to end on the local stack, with the commands a user would run.
 
-This is the foundation's demo: it proves the broker, the topics and both Kafka clients work end to
-end. The scoring pipeline replaces it as it lands.
+Generates a month of transactions ending today, prepares features with Spark, loads them into
+Feast, trains and registers a champion, starts the predictor and one stream worker, produces a
+live stream with injected fraud, prints the alerts as they arrive, and stops what it started.
+Every step is the `fraud` command shown in the README, run as a child process.
 """
 
 from __future__ import annotations
 
-import random
-import uuid
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Annotated
 
-import orjson
+import httpx
 import typer
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from rich.console import Console
-from rich.table import Table
 
 from deploy.stack.settings import StackSettings
+from streaming.tail import Alert, alert_line, tail
 
 console = Console()
 
-CITIES = {"Berlin": (52.52, 13.405), "Lisbon": (38.722, -9.139), "Warsaw": (52.23, 21.012)}
-CATEGORIES = ("grocery", "fuel", "restaurant", "electronics", "travel")
+
+def _fraud(*args: str) -> list[str]:
+    return [sys.executable, "-m", "deploy.cli", *args]
 
 
-def sample_transactions(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    """Transactions in the event schema of DESIGN.md, spread over a few users and cities."""
-    rng = random.Random(seed)
-    start = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    events = []
-    for i in range(count):
-        lat, lon = CITIES[rng.choice(sorted(CITIES))]
-        events.append(
-            {
-                "schema_version": 1,
-                "transaction_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "user_id": f"user_{rng.randrange(5)}",
-                "amount": round(rng.lognormvariate(3.2, 0.8), 2),
-                "currency": "EUR",
-                "merchant_id": f"merchant_{rng.randrange(40)}",
-                "merchant_category": rng.choice(CATEGORIES),
-                "timestamp": (start + timedelta(minutes=7 * i)).isoformat(),
-                "latitude": round(lat + rng.uniform(-0.05, 0.05), 5),
-                "longitude": round(lon + rng.uniform(-0.05, 0.05), 5),
-                "channel": rng.choice(("online", "pos", "atm")),
-                "used_chip": rng.random() < 0.7,
-                "used_pin": rng.random() < 0.5,
-            }
-        )
-    return events
+def _step(title: str, *args: str) -> None:
+    console.rule(f"[bold]{title}[/bold]")
+    console.print(f"$ fraud {' '.join(args)}", style="dim")
+    started = time.monotonic()
+    if subprocess.run(_fraud(*args), check=False).returncode != 0:  # noqa: S603
+        console.print(f"[red]`fraud {' '.join(args)}` failed[/red]")
+        raise typer.Exit(1)
+    console.print(f"[green]done in {time.monotonic() - started:.0f} s[/green]")
+
+
+def _wait(url: str, what: str, proc: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            console.print(f"[red]{what} exited ({proc.returncode}); see its log[/red]")
+            raise typer.Exit(1)
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    console.print(f"[red]{what} did not become ready in {timeout_s:.0f} s[/red]")
+    raise typer.Exit(1)
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def run(
-    count: int = typer.Option(8, min=1, max=1000, help="How many transactions to send."),
+    users: Annotated[int, typer.Option(min=100, help="Card holders in the world.")] = 3000,
+    days: Annotated[int, typer.Option(min=7, help="Days of history to train on.")] = 30,
+    seconds: Annotated[int, typer.Option(min=5, help="How long the live stream runs.")] = 60,
+    rate: Annotated[float, typer.Option(min=1, help="Live transactions per second.")] = 300.0,
+    out: Annotated[Path, typer.Option(help="Working folder.")] = Path("out/demo"),
 ) -> None:
-    """Send COUNT sample transactions to the `transactions` topic and read them back."""
-    settings = StackSettings()
-    topic = settings.topic_transactions
-    events = sample_transactions(count)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    sent: dict[str, tuple[int, int]] = {}
-    for event in events:
-        meta = producer.send(topic, key=event["user_id"].encode(), value=orjson.dumps(event)).get(
-            timeout=30
-        )
-        sent[event["transaction_id"]] = (meta.partition, meta.offset)
-    producer.close()
-    console.print(
-        f"sent {len(sent)} transactions to [bold]{topic}[/bold] at {settings.kafka_bootstrap}"
-    )
+    """Generate, prepare, train, serve and stream: alerts on a live stream with injected fraud."""
+    stack = StackSettings()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    start_day = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%d")
+    raw, data = out / "raw", out / "features"
+    _step("1. Generate a month of card transactions", "data", "generate", "--users",
+          str(users), "--days", str(days), "--start", start_day, "--out", str(raw),
+          "--no-progress")  # fmt: skip
+    _step("2. Prepare point-in-time features (Spark)", "data", "prepare", "--raw", str(raw),
+          "--out", str(data))  # fmt: skip
+    _step("3. Register the features and load the online store (Feast)", "features", "apply",
+          "--data", str(data))  # fmt: skip
+    _step("   ", "features", "materialize", "--data", str(data))
+    _step("4. Build the training set (Feast point-in-time join)", "data", "training-set",
+          "--prepared", str(data), "--out", str(out / "training_set.parquet"))  # fmt: skip
+    _step("5. Train, evaluate, register; promote if it beats the champion", "train", "--data",
+          str(out / "training_set.parquet"), "--out", str(out / "model"), "--register",
+          "--epochs", "15")  # fmt: skip
 
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        enable_auto_commit=False,
-        consumer_timeout_ms=10_000,
-    )
-    partitions = {p for p, _ in sent.values()}
-    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-    consumer.assign(assigned)
-    for tp in assigned:
-        consumer.seek(tp, min(o for p, o in sent.values() if p == tp.partition))
-    table = Table(
-        "partition", "offset", "transaction_id", "user", "amount", "channel", "event time"
-    )
-    seen = 0
-    for record in consumer:
-        event = orjson.loads(record.value)
-        if sent.get(event["transaction_id"]) != (record.partition, record.offset):
-            continue
-        table.add_row(
-            str(record.partition),
-            str(record.offset),
-            event["transaction_id"][:8],
-            event["user_id"],
-            f"{event['amount']:.2f} {event['currency']}",
-            event["channel"],
-            event["timestamp"][:16],
+    predictor = worker = None
+    logs = {name: (out / f"{name}.log").open("wb") for name in ("predictor", "worker")}
+    try:
+        console.rule("[bold]6. Start the predictor and one stream worker[/bold]")
+        predictor = subprocess.Popen(  # noqa: S603
+            _fraud("serve", "--feature-data", str(data)), stdout=logs["predictor"],
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        _wait(f"http://{stack.host}:{stack.predictor_port}/v2/models/fraud-detector/ready",
+              "the predictor", predictor)  # fmt: skip
+        worker_env = {**os.environ, "FRAUD_STREAM_FEATURE_DATA": str(data)}
+        worker = subprocess.Popen(  # noqa: S603
+            _fraud("stream", "worker"), stdout=logs["worker"], stderr=subprocess.STDOUT,
+            env=worker_env,
+        )  # fmt: skip
+        _wait(f"http://{stack.host}:{stack.worker_web_port}/metrics", "the worker", worker)
+        console.print(f"logs: {out}/predictor.log, {out}/worker.log")
+
+        console.rule(f"[bold]7. Live stream for {seconds} s with injected fraud[/bold]")
+        count = int(seconds * rate)
+        producer = subprocess.Popen(  # noqa: S603
+            _fraud("produce", "--live", "--users", str(users), "--count", str(count), "--rate",
+                   str(rate), "--fraud-boost", "10", "--labels-out", str(out / "labels.jsonl"),
+                   "--no-progress"),
+        )  # fmt: skip
+        alerts: list[Alert] = []
+
+        def show(alert: Alert) -> None:
+            alerts.append(alert)
+            console.print(alert_line(alert))
+
+        reader = threading.Thread(
+            target=tail, args=(stack.kafka_bootstrap, stack.topic_alerts),
+            kwargs={"on_alert": show, "idle_timeout_s": 20.0}, daemon=True,
+        )  # fmt: skip
+        reader.start()
+        producer.wait()
+        reader.join(timeout=60)
+        fraud = _labels(out / "labels.jsonl")
+        caught = sum(1 for a in alerts if fraud.get(str(a.get("transaction_id"))))
+        console.rule("[bold]Summary[/bold]")
+        console.print(
+            f"{count} transactions produced, {sum(fraud.values())} of them fraud; "
+            f"{len(alerts)} alerts, {caught} on real fraud. "
+            f"Took {time.monotonic() - started:.0f} s."
         )
-        seen += 1
-        if seen == len(sent):
-            break
-    consumer.close()
-    console.print(table)
-    if seen != len(sent):
-        console.print(f"[red]only {seen} of {len(sent)} transactions came back[/red]")
-        raise typer.Exit(1)
-    console.print(f"[green]all {seen} transactions came back through Kafka[/green]")
+    finally:
+        _stop(worker)
+        _stop(predictor)
+        for log in logs.values():
+            log.close()
+
+
+def _labels(path: Path) -> dict[str, bool]:
+    import orjson
+
+    if not path.exists():
+        return {}
+    rows = (orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip())
+    return {str(r["transaction_id"]): bool(r.get("is_fraud")) for r in rows}

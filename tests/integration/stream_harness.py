@@ -1,0 +1,143 @@
+"""Run real stream workers (`fraud stream worker` processes) and read the topics they write.
+
+Shared by the stream's end-to-end tests and `bench/stream_bench.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from deploy.stack.process import port_is_free
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120.0
+
+
+def free_port(start: int = 26100) -> int:
+    port = start
+    while not port_is_free("127.0.0.1", port):
+        port += 1
+    return port
+
+
+@dataclass(frozen=True)
+class StreamTopics:
+    """The four topics of one worker group, private to a test."""
+
+    transactions: str
+    scores: str
+    alerts: str
+    dlq: str
+    partitions: int
+
+    def env(self) -> dict[str, str]:
+        return {
+            "FRAUD_STREAM_TOPIC_TRANSACTIONS": self.transactions,
+            "FRAUD_STREAM_TOPIC_SCORES": self.scores,
+            "FRAUD_STREAM_TOPIC_ALERTS": self.alerts,
+            "FRAUD_STREAM_TOPIC_DLQ": self.dlq,
+            "FRAUD_STREAM_PARTITIONS": str(self.partitions),
+        }
+
+
+def make_topics(new_topic: Callable[..., str], partitions: int = 4) -> StreamTopics:
+    return StreamTopics(
+        new_topic("tx", partitions), new_topic("scores", partitions), new_topic("alerts", 1),
+        new_topic("dlq", 1), partitions,
+    )  # fmt: skip
+
+
+@dataclass
+class WorkerProcess:
+    """One `fraud stream worker`, configured by FRAUD_STREAM_* variables, logging to a file."""
+
+    env: dict[str, str]
+    log_path: Path
+    web_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> WorkerProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_STREAM_")}
+        env.update(self.env, FRAUD_STREAM_WEB_PORT=str(self.web_port), PYTHONUNBUFFERED="1")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "deploy.cli", "stream", "worker"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        """Until /metrics answers (the web server starts once the app has started)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{self.log()[-5000:]}")
+            try:
+                if httpx.get(self.metrics_url, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"worker did not start in {START_TIMEOUT_S}s:\n{self.log()[-5000:]}")
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}/metrics"
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """One sample of the worker's /metrics (0 when absent)."""
+        wanted = f"{name}{{{labels}}}" if labels else name
+        for line in httpx.get(self.metrics_url, timeout=5).text.splitlines():
+            if line.startswith(wanted + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def read_topic(
+    bootstrap: str, topic: str, until: Callable[[list[Any]], bool], timeout_s: float = 120.0,
+) -> list[Any]:  # fmt: skip
+    """Every record of `topic` from the beginning, until `until(records)` or the timeout."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions = consumer.partitions_for_topic(topic) or set()
+    consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+    consumer.seek_to_beginning()
+    records: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not until(records) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+    finally:
+        consumer.close()
+    return records
+
+
+def values(records: list[Any]) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in records]

@@ -1,0 +1,266 @@
+"""The stream worker end to end: real Kafka, Redis (Feast), predictor and `fraud stream worker`s.
+
+A Spark-prepared history is produced in arrival order with poison records mixed in; every
+transaction must get exactly one score record whose features are Spark's, the alerts must be
+exactly the scores at or above the threshold (once each), and every poison record must reach the
+DLQ with its reason. Then the predictor is stopped mid-stream (degraded scoring, then normal), and
+a second worker joins and leaves (no loss, no repeated alert, state follows the partitions).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import pytest
+
+from deploy.stack.settings import StackSettings
+from feature_repo.activity import UserActivityState
+from feature_repo.events import Transaction
+from feature_repo.spec import EVENT_FEATURES
+from feature_repo.vectors import event_features
+from streaming.produce import encode, events_from_data, events_live, produce
+from streaming.records import alert_id
+from tests.integration.conftest import PreparedWorld
+from tests.integration.stream_harness import (
+    StreamTopics,
+    WorkerProcess,
+    make_topics,
+    read_topic,
+    values,
+)
+from tests.unit.predictor.harness import PredictorProcess, feast_world
+from tests.unit.predictor.onnx_models import write_model
+
+pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.spark, pytest.mark.slow]
+
+
+@dataclass(frozen=True)
+class Env:
+    predictor: PredictorProcess
+    workdir: Path
+    kafka: str
+
+    def worker(self, name: str, topics: StreamTopics, app_id: str, **extra: str) -> WorkerProcess:
+        env = {
+            **topics.env(),
+            "FRAUD_STREAM_APP_ID": app_id,
+            "FRAUD_STREAM_KAFKA_BOOTSTRAP": self.kafka,
+            "FRAUD_STREAM_PREDICTOR_URL": self.predictor.url,
+            "FRAUD_STREAM_DATA_DIR": str(self.workdir / f"{app_id}-{name}"),
+            "FRAUD_STREAM_FEATURE_DATA": "",
+            "FRAUD_STREAM_BREAKER_RESET_S": "1",
+            **extra,
+        }
+        return WorkerProcess(env, self.workdir / f"{app_id}-{name}.log")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) -> Iterator[Env]:
+    workdir = tmp_path_factory.mktemp("stream")
+    model = write_model(workdir / "model.onnx", "7")
+    predictor = PredictorProcess(
+        ["--model-uri", str(model), "--no-features"], workdir / "predictor.log"
+    ).start()
+    yield Env(predictor, workdir, kafka_bootstrap)
+    predictor.stop()
+
+
+def _poison(events: list[dict[str, Any]]) -> list[tuple[bytes | None, bytes, str]]:
+    """(key, value, expected kind) of every kind of bad record."""
+    key, first = encode(events[0])
+    good = {**orjson.loads(first), "transaction_id": "poison-base"}
+
+    def bad(**change: Any) -> bytes:
+        return orjson.dumps({**good, **change})
+
+    missing = {k: v for k, v in good.items() if k != "amount"}
+    return [
+        (key, b"{not json", "not_json"),
+        (key, b"\xff\xfe\x00garbage", "not_utf8"),
+        (key, b"[1, 2, 3]", "not_object"),
+        (key, orjson.dumps(missing), "invalid"),
+        (key, bad(amount="lots"), "invalid"),
+        (key, bad(amount=-5.0), "invalid"),
+        (key, bad(amount=1e12), "invalid"),
+        (key, bad(latitude=123.0), "invalid"),
+        (key, bad(timestamp="yesterday"), "invalid"),
+        (key, bad(surprise=1), "invalid"),
+        (key, bad(note="x" * 20_000), "oversized"),
+        (b"someone-else", bad(transaction_id="poison-key"), "wrong_key"),
+        (*encode(events[-1]), "duplicate"),  # the latest transaction, sent again
+    ]
+
+
+def _send(kafka: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=kafka, acks="all")
+    for key, value in records:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def test_history_scored_once_with_spark_features_alerts_and_dlq(
+    env: Env, prepared_world: PreparedWorld, new_topic: Callable[..., str]
+) -> None:
+    topics = make_topics(new_topic)
+    world = feast_world(prepared_world.out, env.workdir, StackSettings().feast_redis)
+    worker = env.worker(
+        "a", topics, f"e2e-{topics.transactions}",
+        FRAUD_STREAM_FEATURE_DATA=str(world.data), FRAUD_STREAM_FEAST_PROJECT=world.project,
+        FRAUD_STREAM_REDIS_CONNECTION=world.redis_connection,
+    ).start()  # fmt: skip
+    try:
+        events = list(events_from_data(prepared_world.raw))
+        produce(events, env.kafka, topics.transactions)
+        poison = _poison(events)
+        _send(env.kafka, topics.transactions, [(k, v) for k, v, _ in poison])
+
+        spark = pd.read_parquet(prepared_world.out / "transaction_features")
+        rejected = pd.read_parquet(prepared_world.out / "rejected")
+        too_late = set(rejected["transaction_id"])
+        expected_dlq = len(too_late) + len(poison)
+        scores = values(read_topic(env.kafka, topics.scores, lambda r: len(r) >= len(spark)))
+        dlq = read_topic(env.kafka, topics.dlq, lambda r: len(r) >= expected_dlq)
+        time.sleep(3)  # anything extra (a repeat) would arrive now
+        scores = values(read_topic(env.kafka, topics.scores, lambda r: len(r) > len(spark), 5))
+        alerts = values(read_topic(env.kafka, topics.alerts, lambda r: False, 5))
+    finally:
+        worker.stop()
+
+    # Exactly one score record per accepted transaction, none for the rejected.
+    counts = Counter(s["transaction_id"] for s in scores)
+    assert set(counts) == set(spark["transaction_id"]), worker.log()[-3000:]
+    assert max(counts.values()) == 1
+    # Features equal Spark's for every transaction (profile features are not in Spark's table).
+    ours = pd.DataFrame([{"transaction_id": s["transaction_id"], **s["features"]} for s in scores])
+    merged = spark.merge(ours, on="transaction_id", suffixes=("_spark", "_stream"))
+    assert len(merged) == len(spark)
+    for name in EVENT_FEATURES:
+        np.testing.assert_allclose(
+            merged[f"{name}_stream"], merged[f"{name}_spark"], rtol=1e-9, atol=1e-9, err_msg=name
+        )
+    # Alerts: exactly the scores at or above the threshold, once each, with deterministic ids.
+    flagged = {s["transaction_id"] for s in scores if s["score"] >= s["threshold"]}
+    assert flagged, "the test model flags some of this history"
+    assert sorted(a["transaction_id"] for a in alerts) == sorted(flagged)
+    assert all(a["alert_id"] == alert_id(a["transaction_id"]) for a in alerts)
+    assert all(a["reasons"] and not a["degraded"] for a in alerts)
+    # Dead letters: the original bytes, where they came from, and why.
+    kinds = Counter(dict(r.headers)["dlq.kind"].decode() for r in dlq)
+    assert kinds["too_late"] == len(too_late)
+    assert kinds - Counter({"too_late": len(too_late)}) == Counter(k for _, _, k in poison)
+    originals = {v for _, v, _ in poison}
+    for record in dlq:
+        headers = dict(record.headers)
+        assert headers["dlq.reason"] and int(headers["dlq.offset"]) >= 0
+        assert headers["dlq.topic"].decode() == topics.transactions
+        if headers["dlq.kind"] != b"too_late":
+            assert record.value in originals
+    reasons: dict[str, list[str]] = {}
+    for record in dlq:
+        headers = dict(record.headers)
+        reasons.setdefault(headers["dlq.kind"].decode(), []).append(headers["dlq.reason"].decode())
+    for field in ("amount", "latitude", "timestamp", "surprise"):
+        assert any(r.startswith(f"{field}:") for r in reasons["invalid"]), (field, reasons)
+    assert any("required field is missing" in r for r in reasons["invalid"])
+    assert "key each record by its user_id" in reasons["wrong_key"][0]
+    assert "too late" in reasons["too_late"][0] and "already applied" in reasons["duplicate"][0]
+
+
+def _live(count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
+    return list(events_live(users=300, seed=seed, start=start, fraud_boost=5.0, count=count))
+
+
+def _scored(kafka: str, topic: str, ids: set[str], timeout_s: float = 120) -> dict[str, Any]:
+    records = read_topic(
+        kafka, topic, lambda r: ids <= {orjson.loads(x.value)["transaction_id"] for x in r},
+        timeout_s,
+    )  # fmt: skip
+    return {v["transaction_id"]: v for v in values(records) if v["transaction_id"] in ids}
+
+
+def test_predictor_outage_degrades_then_recovers(env: Env, new_topic: Callable[..., str]) -> None:
+    topics = make_topics(new_topic)
+    worker = env.worker("a", topics, f"outage-{topics.transactions}").start()
+    events = _live(900, datetime.now(UTC) - timedelta(hours=2), seed=5)
+    phases = [events[:300], events[300:600], events[600:]]
+    try:
+        produce(phases[0], env.kafka, topics.transactions)
+        before = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in phases[0]})
+        env.predictor.stop()
+        produce(phases[1], env.kafka, topics.transactions)
+        during = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in phases[1]})
+        assert worker.metric("fraud_stream_predictor_breaker_open") == 1
+        env.predictor.start()
+        time.sleep(1.5)  # the breaker lets a trial batch through after 1 s
+        produce(phases[2], env.kafka, topics.transactions)
+        after = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in phases[2]})
+    finally:
+        worker.stop()
+        if env.predictor.process is None or env.predictor.process.poll() is not None:
+            env.predictor.start()  # for the tests after this one
+    assert len(before) == len(during) == len(after) == 300, worker.log()[-3000:]
+    assert not any(s["degraded"] for s in before.values())
+    assert all(s["degraded"] and s["model_name"] == "rules" for s in during.values())
+    last = [after[e["transaction_id"]] for e in phases[2][-100:]]
+    assert not any(s["degraded"] for s in last), "scoring returns to the model"
+    assert {s["model_version"] for s in last} == {"7"}
+
+
+def test_second_worker_joins_and_leaves_without_loss_or_repeat(
+    env: Env, new_topic: Callable[..., str]
+) -> None:
+    topics = make_topics(new_topic)
+    app_id = f"pair-{topics.transactions}"
+    first = env.worker("a", topics, app_id).start()
+    second = env.worker("b", topics, app_id)
+    events = _live(4000, datetime.now(UTC) - timedelta(hours=3), seed=9)
+    sender = threading.Thread(  # 40 s of traffic: the second worker joins and leaves within it
+        target=produce, args=(events, env.kafka, topics.transactions, 100.0), daemon=True
+    )
+    try:
+        sender.start()
+        second.start(wait=False)
+        second.wait_ready()
+        deadline = time.monotonic() + 60
+        while second.metric("fraud_stream_events_total", 'outcome="scored"') < 100:
+            assert time.monotonic() < deadline, second.log()[-3000:]
+            time.sleep(0.5)
+        second.stop()
+        sender.join(timeout=120)
+        scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events}, 180)
+        alerts = values(read_topic(env.kafka, topics.alerts, lambda r: False, 5))
+    finally:
+        second.stop()
+        first.stop()
+    assert len(scores) == len(events), first.log()[-3000:]
+    repeated = [t for t, n in Counter(a["transaction_id"] for a in alerts).items() if n > 1]
+    assert not repeated
+    assert {a["transaction_id"] for a in alerts} == {
+        t for t, s in scores.items() if s["score"] >= s["threshold"]
+    }
+    # The state moved with the partitions: every event's activity features are those of its
+    # user's whole history, as one process applying the events in order computes them.
+    states: dict[str, UserActivityState] = {}
+    for raw in events:
+        event = Transaction.model_validate_json(encode(raw)[1])
+        activity = states.setdefault(event.user_id, UserActivityState()).apply(
+            transaction_id=event.transaction_id, ts_us=event.epoch_us, amount=event.amount,
+            latitude=event.latitude, longitude=event.longitude, merchant_id=event.merchant_id,
+        )  # fmt: skip
+        expected = event_features(event, activity, None)
+        got = scores[event.transaction_id]["features"]
+        for name in EVENT_FEATURES:
+            assert got[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), name
