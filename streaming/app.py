@@ -110,13 +110,14 @@ def build_app(settings: StreamSettings) -> faust.App:
 
     @app.timer(LAG_INTERVAL_S)  # type: ignore[untyped-decorator]
     async def consumer_lag() -> None:
+        # During a rebalance a partition may have no position or highwater yet: skip it.
         consumer = app.consumer
-        for tp in consumer.assignment():
-            if tp.topic == settings.topic_transactions:
-                position = await consumer.position(tp)
-                if position is not None:
-                    lag = max(consumer.highwater(tp) - position, 0)
-                    metrics.CONSUMER_LAG.labels(str(tp.partition)).set(lag)
+        for tp in list(consumer.assignment()):
+            if tp.topic != settings.topic_transactions:
+                continue
+            position, highwater = await consumer.position(tp), consumer.highwater(tp)
+            if position is not None and highwater is not None:
+                metrics.CONSUMER_LAG.labels(str(tp.partition)).set(max(highwater - position, 0))
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
