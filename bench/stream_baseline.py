@@ -1,4 +1,4 @@
-"""The design the stream worker replaces, re-created for `bench/stream_bench.py`: one event at a time.
+"""The design the stream worker replaces, for `bench/stream_bench.py`: one event at a time.
 
 Per event, in one plain Python process and in this order: decode and validate the record, one
 Feast online read of the user's profile (`get_online_features`), the shared feature code
@@ -48,8 +48,15 @@ class BaselineResult:
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
-    def stage_ms(self) -> dict[str, float]:
-        return {k: v / max(self.events, 1) * 1000 for k, v in self.stage_s.items()}
+    def __str__(self) -> str:
+        stages = ", ".join(
+            f"{k} {v / max(self.events, 1) * 1000:.2f}" for k, v in self.stage_s.items()
+        )
+        return (
+            f"{self.events:,} events in {self.seconds:.1f} s, {self.rejected} rejected, "
+            f"{self.with_profile / max(self.events, 1):.1%} with a profile; mean ms per event: "
+            f"{stages}"
+        )
 
 
 class PerEventScorer:

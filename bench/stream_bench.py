@@ -114,14 +114,20 @@ def write_profiles(store: Any, users: int, start: datetime, at: datetime) -> Non
     """A plausible profile for every user of the generator's world, available at `at`."""
     world = build_world(users, SEED, start.astimezone(UTC).date())
     median = world.typical_amount(np.arange(users))
-    frame = pd.DataFrame({
-        "user_id": [f"user_{i}" for i in range(users)], "event_timestamp": pd.Timestamp(at),
-        "home_latitude": world.home_lat, "home_longitude": world.home_lon,
-        "amount_median_90d": median, "amount_mean_90d": median * 1.2,
-        "amount_std_90d": median * 0.8, "tx_count_90d": np.round(world.daily_rate * 90),
-        "distinct_merchants_90d": world.n_favourites + 8.0,
-        "account_age_days": (at.timestamp() * 1e6 - world.created_us) / 86_400e6,
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"user_{i}" for i in range(users)],
+            "event_timestamp": pd.Timestamp(at),
+            "home_latitude": world.home_lat,
+            "home_longitude": world.home_lon,
+            "amount_median_90d": median,
+            "amount_mean_90d": median * 1.2,
+            "amount_std_90d": median * 0.8,
+            "tx_count_90d": np.round(world.daily_rate * 90),
+            "distinct_merchants_90d": world.n_favourites + 8.0,
+            "account_age_days": (at.timestamp() * 1e6 - world.created_us) / 86_400e6,
+        }
+    )
     if set(frame.columns) != {"user_id", "event_timestamp", *PROFILE_STORED}:
         raise RuntimeError(f"profile columns {list(frame.columns)} are not {PROFILE_STORED}")
     with bar("profiles", users) as advance:
@@ -131,9 +137,12 @@ def write_profiles(store: Any, users: int, start: datetime, at: datetime) -> Non
 
 
 def read_topic(
-    bootstrap: str, topic: str, partitions: int, on_record: Callable[[Any], None] | None,
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    on_record: Callable[[Any], None] | None,
     start: dict[int, int] | None = None,
-) -> dict[int, int]:  # fmt: skip
+) -> dict[int, int]:
     """Pass the records from `start` (default: the beginning) to the end to `on_record`.
 
     Returns the end offsets (without `on_record`, reads nothing and just returns them).
@@ -188,8 +197,8 @@ class Scores:
         )
 
 
-def processed(worker: WorkerProcess) -> float:
-    return sum(worker.metric("fraud_stream_events_total", f'outcome="{o}"') for o in OUTCOMES)
+def counters(worker: WorkerProcess) -> dict[str, float]:
+    return {o: worker.metric("fraud_stream_events_total", f'outcome="{o}"') for o in OUTCOMES}
 
 
 def wait_processed(worker: WorkerProcess, total: int, label: str, timeout_s: float) -> float:
@@ -202,7 +211,7 @@ def wait_processed(worker: WorkerProcess, total: int, label: str, timeout_s: flo
                 raise RuntimeError(f"the worker exited; see {worker.log_path}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{label}: {done:,.0f} of {total:,} events in {timeout_s:.0f}s")
-            now = processed(worker)
+            now = sum(counters(worker).values())
             advance(now - done)
             done = now
             if done < total:
@@ -227,3 +236,217 @@ class Result:
     users: int = 0
     baseline: BaselineResult = field(default_factory=BaselineResult)
     notes: list[str] = field(default_factory=list)
+
+
+def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
+    """Set up, then the throughput and latency phases on one worker, then the baseline."""
+    note = result.notes.append
+    start = datetime.now(UTC) - timedelta(hours=1)
+    data, project = run.workdir / "feast", f"bench_{run.run_id}"
+    data.mkdir()
+    run.store = open_store(data, run.redis, project)
+    apply_definitions(run.store, data)
+    write_profiles(run.store, args.users, start, start - timedelta(minutes=1))
+    model = write_model(run.workdir / "model" / "model.onnx", "1")
+    console.log("starting the predictor")
+    run.predictor = PredictorProcess(
+        ["--model-uri", str(model), "--no-features"], run.workdir / "predictor.log"
+    ).start()
+    new = run.new_topic
+    topics = StreamTopics(new("tx", 4), new("scores", 4), new("alerts", 1), new("dlq", 1), 4)
+    base_in, base_out = new("baseline-tx", 4), new("baseline-scores", 1)
+    console.log("generating events")
+    generator = LiveGenerator(args.users, SEED, start, fraud_boost=1.0)
+    backlog, steady = generator.events(args.events), generator.events(int(RATE * args.latency_s))
+    baseline = generator.events(args.baseline_events)
+    last = datetime.fromisoformat((baseline or steady or backlog)[-1]["timestamp"])
+    hours = (last - start) / timedelta(hours=1)
+    note(
+        f"Event times run from {start:%Y-%m-%d %H:%M} UTC over {hours:.1f} h; every profile "
+        "became available a minute before the first (the view's TTL is 2 days)."
+    )
+    result.users = len({e["user_id"] for e in backlog})
+    for events, topic in ((backlog, topics.transactions), (baseline, base_in)):
+        with bar(f"produce to {topic}", len(events)) as advance:
+            produce(events, run.bootstrap, topic, 0.0, advance)
+
+    # Throughput: the whole backlog is in Kafka before the worker starts.
+    env = {
+        **topics.env(),
+        "FRAUD_STREAM_APP_ID": f"bench-{run.run_id}-worker",
+        "FRAUD_STREAM_KAFKA_BOOTSTRAP": run.bootstrap,
+        "FRAUD_STREAM_FEAST_PROJECT": project,
+        "FRAUD_STREAM_PREDICTOR_URL": run.predictor.url,
+        "FRAUD_STREAM_FEATURE_DATA": str(data),
+        "FRAUD_STREAM_REDIS_CONNECTION": run.redis,
+        "FRAUD_STREAM_DATA_DIR": str(run.workdir / "worker-state"),
+    }
+    # An ephemeral port: the harness's default range is shared with tests running alongside.
+    worker = run.worker = WorkerProcess(env, run.workdir / "worker.log", web_port=free_port())
+    launched = time.monotonic()
+    worker.start()
+    assert worker.process is not None  # noqa: S101 - started just above
+    ready = time.monotonic()
+    done = wait_processed(worker, len(backlog), "worker drains the backlog", 600 + args.events / 50)
+    result.rss_mib = memory_mib(worker.process.pid)[0]
+    counts = ", ".join(f"{k} {v:,.0f}" for k, v in counters(worker).items())
+    console.log("reading the score records")
+    scores = Scores()
+    scores_end = read_topic(run.bootstrap, topics.scores, PARTITIONS, scores.add)
+    result.rate = (len(scores.first_ts) - 1) / scores.span_s
+    note(
+        f"Throughput phase: {len(backlog):,} events of {result.users:,} distinct users (of "
+        f"{args.users:,}); worker counters: {counts}; {scores}. First to last score record "
+        f"{scores.span_s:.1f} s. From the worker's launch to the last event taken "
+        f"{done - launched:.1f} s (startup to /metrics {ready - launched:.1f} s)."
+    )
+
+    # Latency: the worker has caught up; new events at a steady rate.
+    tx_end = read_topic(run.bootstrap, topics.transactions, PARTITIONS, None)
+    with bar(f"produce {RATE:,.0f} events/s", len(steady)) as advance:
+        sent = produce(steady, run.bootstrap, topics.transactions, RATE, advance)
+    wait_processed(worker, len(backlog) + len(steady), "worker scores them", 120 + len(steady) / 50)
+    rss_after, peak = memory_mib(worker.process.pid)
+    produced: dict[str, int] = {}
+
+    def sent_at(record: Any) -> None:
+        produced[orjson.loads(record.value)["transaction_id"]] = record.timestamp
+
+    read_topic(run.bootstrap, topics.transactions, PARTITIONS, sent_at, tx_end)
+    scored = Scores()
+    read_topic(run.bootstrap, topics.scores, PARTITIONS, scored.add, scores_end)
+    cut = min(produced.values()) + WARM_UP_S * 1000
+    ms = np.array(
+        [
+            scored.first_ts[t] - at
+            for t, at in produced.items()
+            if at >= cut and t in scored.first_ts
+        ],
+        dtype=np.float64,
+    )
+    result.latency_ms = {
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "max": float(ms.max()),
+    }
+    note(
+        f"Latency phase: {sent.sent:,} events sent at {sent.rate:,.0f}/s over {sent.seconds:.1f} "
+        f"s; {scored}; the first {WARM_UP_S:.0f} s of events left out as warm-up, {len(ms):,} "
+        f"measured, {sum(t not in scored.first_ts for t in produced)} without a score record. "
+        "Latency: score record's Kafka timestamp - transaction record's (CreateTime)."
+    )
+    note(
+        f"Worker memory (VmRSS): {result.rss_mib:,.0f} MiB after the backlog ({result.users:,} "
+        f"users' state), {rss_after:,.0f} MiB after the latency phase; peak {peak:,.0f}."
+    )
+    worker.stop()
+    log = worker.log().splitlines()
+    flagged = [line for line in log if any(w in line for w in ("ERROR", "Traceback", "WARNING"))]
+    first = f"; the first: `{flagged[0][:160]}`" if flagged else ""
+    note(
+        f"Worker log `{worker.log_path}`: {len(log):,} lines, {len(flagged)} with ERROR, "
+        f"WARNING or Traceback{first}."
+    )
+
+    console.log("baseline: one event at a time")
+    with bar("baseline", len(baseline)) as advance:
+        result.baseline = run_baseline(
+            run.store, run.bootstrap, base_in, base_out, run.predictor.url, len(baseline), advance
+        )
+
+
+def report(args: argparse.Namespace, result: Result) -> str:
+    base, lat, load = result.baseline, result.latency_ms, os.getloadavg()
+    ratio = result.rate / base.rate if base.rate else 0.0
+    worker = {
+        k: StreamSettings.model_fields[k].default for k in ("batch_max", "linger_ms", "store")
+    }
+
+    def row(what: str, value: str, target: str = "", ok: bool | None = None) -> str:
+        verdict = "" if ok is None else "pass" if ok else "**FAIL**"
+        return f"| {what} | {value} | {target} | {verdict} |"
+
+    at = f"at {RATE:,.0f} events/s (ms)"
+    return (
+        "\n".join(
+            [
+                "# Stream worker benchmark",
+                "",
+                f"`python -m bench.stream_bench {' '.join(sys.argv[1:])}`".replace(" `", "`"),
+                "",
+                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: nproc "
+                f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end "
+                f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min; the machine is shared). "
+                f"Settings: "
+                f"{args.events:,} backlog events, {args.users:,} users, {RATE:,.0f} events/s for "
+                f"{args.latency_s:.0f} s, {args.baseline_events:,} baseline events; one worker "
+                f"({PARTITIONS} partitions, {', '.join(f'{k} {v}' for k, v in worker.items())}), one "
+                "predictor process (a test ONNX model), the stack's Kafka and Redis; events of "
+                f"LiveGenerator(seed {SEED}, fraud_boost 1).",
+                "",
+                "| measure | result | target | verdict |",
+                "| --- | ---: | ---: | --- |",
+                row(
+                    "Worker throughput, backlog (events/s)",
+                    f"{result.rate:,.0f}",
+                    f">= {TARGET_RATE:,.0f}",
+                    result.rate >= TARGET_RATE,
+                ),
+                row("Baseline throughput, one event at a time (events/s)", f"{base.rate:,.1f}"),
+                row(
+                    "Worker / baseline",
+                    f"{ratio:,.1f}x",
+                    f">= {TARGET_RATIO:.0f}x",
+                    ratio >= TARGET_RATIO,
+                ),
+                row(f"Event-to-score latency p50 {at}", f"{lat['p50']:,.0f}"),
+                row(
+                    f"Event-to-score latency p99 {at}",
+                    f"{lat['p99']:,.0f}",
+                    f"< {TARGET_P99_MS:.0f}",
+                    lat["p99"] < TARGET_P99_MS,
+                ),
+                row(f"Event-to-score latency max {at}", f"{lat['max']:,.0f}"),
+                row(
+                    f"Worker resident memory, {result.users:,} users' state (MiB)",
+                    f"{result.rss_mib:,.0f}",
+                    "reported",
+                ),
+                "",
+                *(f"- {n}" for n in result.notes),
+                f"- Baseline: {base}.",
+            ]
+        )
+        + "\n"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Stream worker benchmark; see the module doc.")
+    parser.add_argument("--events", type=int, default=200_000, help="The throughput backlog.")
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--latency-seconds", dest="latency_s", type=float, default=60.0)
+    parser.add_argument("--baseline-events", type=int, default=3_000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    settings = StackSettings()
+    run = Run(
+        Path(tempfile.mkdtemp(prefix="stream-bench-")),
+        settings.kafka_bootstrap,
+        settings.feast_redis,
+    )
+    console.log(f"logs in {run.workdir}")
+    result = Result()
+    try:
+        run_bench(run, args, result)
+    finally:
+        run.close()
+    text = report(args, result)
+    sys.stdout.write(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
