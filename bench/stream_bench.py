@@ -376,11 +376,13 @@ def report(args: argparse.Namespace, result: Result) -> str:
                 "",
                 f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: nproc "
                 f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end "
-                f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min; the machine is shared). "
+                f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min; the machine is "
+                "shared). "
                 f"Settings: "
                 f"{args.events:,} backlog events, {args.users:,} users, {RATE:,.0f} events/s for "
                 f"{args.latency_s:.0f} s, {args.baseline_events:,} baseline events; one worker "
-                f"({PARTITIONS} partitions, {', '.join(f'{k} {v}' for k, v in worker.items())}), one "
+                f"({PARTITIONS} partitions, "
+                f"{', '.join(f'{k} {v}' for k, v in worker.items())}), one "
                 "predictor process (a test ONNX model), the stack's Kafka and Redis; events of "
                 f"LiveGenerator(seed {SEED}, fraud_boost 1).",
                 "",
