@@ -93,9 +93,19 @@ class Run:
         return name
 
     def close(self) -> None:
-        for process in (self.worker, self.predictor):
-            if process is not None:
-                process.stop()
+        """Undo everything, each step even when another fails (a broker gone, say)."""
+        steps = [p.stop for p in (self.worker, self.predictor) if p is not None]
+        steps.append(self._delete_topics)
+        if self.store is not None:
+            steps.append(self.store.teardown)  # the project's keys in Redis
+        steps.append(self._remove_folders)
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - report it, go on with the rest
+                console.log(f"cleanup: {getattr(step, '__qualname__', step)} failed: {exc!r}")
+
+    def _delete_topics(self) -> None:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
         try:  # ours, and Faust's (the app id is bench-<run_id>-worker)
             ours = [t for t in admin.list_topics() if t.startswith(f"bench-{self.run_id}-")]
@@ -103,31 +113,27 @@ class Run:
                 admin.delete_topics(ours)
         finally:
             admin.close()
-        if self.store is not None:
-            self.store.teardown()  # the project's keys in Redis
+
+    def _remove_folders(self) -> None:
         for path in self.workdir.iterdir():
             if path.is_dir():  # the logs stay
-                shutil.rmtree(path, ignore_errors=True)
+                shutil.rmtree(path)
 
 
 def write_profiles(store: Any, users: int, start: datetime, at: datetime) -> None:
     """A plausible profile for every user of the generator's world, available at `at`."""
     world = build_world(users, SEED, start.astimezone(UTC).date())
     median = world.typical_amount(np.arange(users))
-    frame = pd.DataFrame(
-        {
-            "user_id": [f"user_{i}" for i in range(users)],
-            "event_timestamp": pd.Timestamp(at),
-            "home_latitude": world.home_lat,
-            "home_longitude": world.home_lon,
-            "amount_median_90d": median,
-            "amount_mean_90d": median * 1.2,
-            "amount_std_90d": median * 0.8,
-            "tx_count_90d": np.round(world.daily_rate * 90),
-            "distinct_merchants_90d": world.n_favourites + 8.0,
-            "account_age_days": (at.timestamp() * 1e6 - world.created_us) / 86_400e6,
-        }
-    )
+    # fmt: off
+    frame = pd.DataFrame({
+        "user_id": [f"user_{i}" for i in range(users)], "event_timestamp": pd.Timestamp(at),
+        "home_latitude": world.home_lat, "home_longitude": world.home_lon,
+        "amount_median_90d": median, "amount_mean_90d": median * 1.2,
+        "amount_std_90d": median * 0.8, "tx_count_90d": np.round(world.daily_rate * 90),
+        "distinct_merchants_90d": world.n_favourites + 8.0,
+        "account_age_days": (at.timestamp() * 1e6 - world.created_us) / 86_400e6,
+    })
+    # fmt: on
     if set(frame.columns) != {"user_id", "event_timestamp", *PROFILE_STORED}:
         raise RuntimeError(f"profile columns {list(frame.columns)} are not {PROFILE_STORED}")
     with bar("profiles", users) as advance:
@@ -137,23 +143,26 @@ def write_profiles(store: Any, users: int, start: datetime, at: datetime) -> Non
 
 
 def read_topic(
-    bootstrap: str,
-    topic: str,
-    partitions: int,
-    on_record: Callable[[Any], None] | None,
-    start: dict[int, int] | None = None,
-) -> dict[int, int]:
+    bootstrap: str, topic: str, on_record: Callable[[Any], None] | None,
+    start: dict[int, int] | None = None, at_least: int = 0,
+) -> dict[int, int]:  # fmt: skip
     """Pass the records from `start` (default: the beginning) to the end to `on_record`.
 
-    Returns the end offsets (without `on_record`, reads nothing and just returns them).
+    Waits (up to a minute) until there are `at_least` records past `start` first. Returns the
+    end offsets; without `on_record`, reads nothing.
     """
 
     async def read() -> dict[int, int]:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
-        try:
-            tps = [TopicPartition(topic, p) for p in range(partitions)]
+        try:  # every topic read here has PARTITIONS (a new consumer knows no partitions yet)
+            tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
             ends = await consumer.end_offsets(tps)
+            for _ in range(120):
+                if sum(ends.values()) - sum((start or {}).values()) >= at_least:
+                    break
+                await asyncio.sleep(0.5)
+                ends = await consumer.end_offsets(tps)
             consumer.assign(tps)
             for tp in tps:
                 consumer.seek(tp, (start or {}).get(tp.partition, 0))
@@ -239,8 +248,7 @@ class Result:
 
 
 def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
-    """Set up, then the throughput and latency phases on one worker, then the baseline."""
-    note = result.notes.append
+    """Set up; the throughput, then the latency phase on one worker; then the baseline."""
     start = datetime.now(UTC) - timedelta(hours=1)
     data, project = run.workdir / "feast", f"bench_{run.run_id}"
     data.mkdir()
@@ -249,178 +257,149 @@ def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
     write_profiles(run.store, args.users, start, start - timedelta(minutes=1))
     model = write_model(run.workdir / "model" / "model.onnx", "1")
     console.log("starting the predictor")
-    run.predictor = PredictorProcess(
+    predictor = run.predictor = PredictorProcess(
         ["--model-uri", str(model), "--no-features"], run.workdir / "predictor.log"
     ).start()
     new = run.new_topic
     topics = StreamTopics(new("tx", 4), new("scores", 4), new("alerts", 1), new("dlq", 1), 4)
-    base_in, base_out = new("baseline-tx", 4), new("baseline-scores", 1)
+    base_in, base_out = new("baseline-tx", 4), new("baseline-scores", 4)
     console.log("generating events")
     generator = LiveGenerator(args.users, SEED, start, fraud_boost=1.0)
     backlog, steady = generator.events(args.events), generator.events(int(RATE * args.latency_s))
     baseline = generator.events(args.baseline_events)
     last = datetime.fromisoformat((baseline or steady or backlog)[-1]["timestamp"])
     hours = (last - start) / timedelta(hours=1)
-    note(
+    result.notes.append(
         f"Event times run from {start:%Y-%m-%d %H:%M} UTC over {hours:.1f} h; every profile "
-        "became available a minute before the first (the view's TTL is 2 days)."
+        "became available a minute before the first (the profile view's TTL is 2 days)."
     )
     result.users = len({e["user_id"] for e in backlog})
     for events, topic in ((backlog, topics.transactions), (baseline, base_in)):
         with bar(f"produce to {topic}", len(events)) as advance:
             produce(events, run.bootstrap, topic, 0.0, advance)
-
-    # Throughput: the whole backlog is in Kafka before the worker starts.
     env = {
-        **topics.env(),
-        "FRAUD_STREAM_APP_ID": f"bench-{run.run_id}-worker",
-        "FRAUD_STREAM_KAFKA_BOOTSTRAP": run.bootstrap,
-        "FRAUD_STREAM_FEAST_PROJECT": project,
-        "FRAUD_STREAM_PREDICTOR_URL": run.predictor.url,
-        "FRAUD_STREAM_FEATURE_DATA": str(data),
+        **topics.env(), "FRAUD_STREAM_APP_ID": f"bench-{run.run_id}-worker",
+        "FRAUD_STREAM_KAFKA_BOOTSTRAP": run.bootstrap, "FRAUD_STREAM_FEAST_PROJECT": project,
+        "FRAUD_STREAM_PREDICTOR_URL": predictor.url, "FRAUD_STREAM_FEATURE_DATA": str(data),
         "FRAUD_STREAM_REDIS_CONNECTION": run.redis,
         "FRAUD_STREAM_DATA_DIR": str(run.workdir / "worker-state"),
-    }
+    }  # fmt: skip
     # An ephemeral port: the harness's default range is shared with tests running alongside.
-    worker = run.worker = WorkerProcess(env, run.workdir / "worker.log", web_port=free_port())
+    run.worker = WorkerProcess(env, run.workdir / "worker.log", web_port=free_port())
+    ends = throughput(run.worker, run.bootstrap, topics, len(backlog), result)
+    latency(run.worker, run.bootstrap, topics, steady, ends, result)
+    console.log("baseline: one event at a time")
+    with bar("baseline", len(baseline)) as advance:
+        result.baseline = run_baseline(
+            run.store, run.bootstrap, base_in, base_out, predictor.url, len(baseline), advance
+        )
+
+
+def throughput(
+    worker: WorkerProcess, bootstrap: str, topics: StreamTopics, backlog: int, result: Result
+) -> dict[int, int]:
+    """Start the worker on the backlog, wait until it has scored it; the scores topic's ends."""
     launched = time.monotonic()
     worker.start()
-    assert worker.process is not None  # noqa: S101 - started just above
     ready = time.monotonic()
-    done = wait_processed(worker, len(backlog), "worker drains the backlog", 600 + args.events / 50)
+    done = wait_processed(worker, backlog, "worker drains the backlog", 600 + backlog / 50)
+    assert worker.process is not None  # noqa: S101 - started above
     result.rss_mib = memory_mib(worker.process.pid)[0]
     counts = ", ".join(f"{k} {v:,.0f}" for k, v in counters(worker).items())
     console.log("reading the score records")
     scores = Scores()
-    scores_end = read_topic(run.bootstrap, topics.scores, PARTITIONS, scores.add)
+    ends = read_topic(bootstrap, topics.scores, scores.add, at_least=backlog)
     result.rate = (len(scores.first_ts) - 1) / scores.span_s
-    note(
-        f"Throughput phase: {len(backlog):,} events of {result.users:,} distinct users (of "
-        f"{args.users:,}); worker counters: {counts}; {scores}. First to last score record "
-        f"{scores.span_s:.1f} s. From the worker's launch to the last event taken "
-        f"{done - launched:.1f} s (startup to /metrics {ready - launched:.1f} s)."
+    result.notes.append(
+        f"Throughput phase: {backlog:,} events of {result.users:,} distinct users; worker "
+        f"counters: {counts}; {scores}. First to last score record {scores.span_s:.1f} s. From "
+        f"the worker's launch to the last event taken {done - launched:.1f} s (of which "
+        f"{ready - launched:.1f} s until its /metrics answered)."
     )
+    return ends
 
-    # Latency: the worker has caught up; new events at a steady rate.
-    tx_end = read_topic(run.bootstrap, topics.transactions, PARTITIONS, None)
+
+def latency(
+    worker: WorkerProcess, bootstrap: str, topics: StreamTopics, steady: list[dict[str, Any]],
+    scores_start: dict[int, int], result: Result,
+) -> None:  # fmt: skip
+    """New events at RATE to the caught-up worker; per event, its score's Kafka time less its."""
+    tx_start = read_topic(bootstrap, topics.transactions, None)
+    taken = sum(counters(worker).values())
     with bar(f"produce {RATE:,.0f} events/s", len(steady)) as advance:
-        sent = produce(steady, run.bootstrap, topics.transactions, RATE, advance)
-    wait_processed(worker, len(backlog) + len(steady), "worker scores them", 120 + len(steady) / 50)
-    rss_after, peak = memory_mib(worker.process.pid)
+        sent = produce(steady, bootstrap, topics.transactions, RATE, advance)
+    total = int(taken) + len(steady)
+    wait_processed(worker, total, "worker scores them", 120 + len(steady) / 50)
+    assert worker.process is not None  # noqa: S101 - started by throughput()
+    rss, peak = memory_mib(worker.process.pid)
     produced: dict[str, int] = {}
 
     def sent_at(record: Any) -> None:
         produced[orjson.loads(record.value)["transaction_id"]] = record.timestamp
 
-    read_topic(run.bootstrap, topics.transactions, PARTITIONS, sent_at, tx_end)
+    read_topic(bootstrap, topics.transactions, sent_at, tx_start)
     scored = Scores()
-    read_topic(run.bootstrap, topics.scores, PARTITIONS, scored.add, scores_end)
+    read_topic(bootstrap, topics.scores, scored.add, scores_start, at_least=len(steady))
     cut = min(produced.values()) + WARM_UP_S * 1000
-    ms = np.array(
-        [
-            scored.first_ts[t] - at
-            for t, at in produced.items()
-            if at >= cut and t in scored.first_ts
-        ],
-        dtype=np.float64,
-    )
+    ms = np.array([scored.first_ts[t] - at for t, at in produced.items()
+                   if at >= cut and t in scored.first_ts], dtype=np.float64)  # fmt: skip
     result.latency_ms = {
-        "p50": float(np.percentile(ms, 50)),
-        "p99": float(np.percentile(ms, 99)),
+        "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
         "max": float(ms.max()),
-    }
-    note(
+    }  # fmt: skip
+    missing = sum(t not in scored.first_ts for t in produced)
+    result.notes += [
         f"Latency phase: {sent.sent:,} events sent at {sent.rate:,.0f}/s over {sent.seconds:.1f} "
-        f"s; {scored}; the first {WARM_UP_S:.0f} s of events left out as warm-up, {len(ms):,} "
-        f"measured, {sum(t not in scored.first_ts for t in produced)} without a score record. "
-        "Latency: score record's Kafka timestamp - transaction record's (CreateTime)."
-    )
-    note(
+        f"s; {scored}; {missing} events without a score record; the first {WARM_UP_S:.0f} s of "
+        f"events left out as warm-up, {len(ms):,} measured. Latency: the score record's Kafka "
+        "timestamp less the transaction record's (both CreateTime, ms, one clock).",
         f"Worker memory (VmRSS): {result.rss_mib:,.0f} MiB after the backlog ({result.users:,} "
-        f"users' state), {rss_after:,.0f} MiB after the latency phase; peak {peak:,.0f}."
-    )
+        f"users' state), {rss:,.0f} MiB after the latency phase; peak (VmHWM) {peak:,.0f} MiB.",
+    ]
     worker.stop()
     log = worker.log().splitlines()
     flagged = [line for line in log if any(w in line for w in ("ERROR", "Traceback", "WARNING"))]
-    first = f"; the first: `{flagged[0][:160]}`" if flagged else ""
-    note(
-        f"Worker log `{worker.log_path}`: {len(log):,} lines, {len(flagged)} with ERROR, "
-        f"WARNING or Traceback{first}."
+    first = f"; the first: `{flagged[0][:160].strip()}`" if flagged else ""
+    result.notes.append(
+        f"Worker log `{worker.log_path}`: {len(log):,} lines, {len(flagged)} with ERROR, WARNING "
+        f"or Traceback{first}."
     )
-
-    console.log("baseline: one event at a time")
-    with bar("baseline", len(baseline)) as advance:
-        result.baseline = run_baseline(
-            run.store, run.bootstrap, base_in, base_out, run.predictor.url, len(baseline), advance
-        )
 
 
 def report(args: argparse.Namespace, result: Result) -> str:
     base, lat, load = result.baseline, result.latency_ms, os.getloadavg()
     ratio = result.rate / base.rate if base.rate else 0.0
-    worker = {
-        k: StreamSettings.model_fields[k].default for k in ("batch_max", "linger_ms", "store")
-    }
-
-    def row(what: str, value: str, target: str = "", ok: bool | None = None) -> str:
-        verdict = "" if ok is None else "pass" if ok else "**FAIL**"
-        return f"| {what} | {value} | {target} | {verdict} |"
-
+    defaults = StreamSettings.model_fields
+    worker = ", ".join(f"{k} {defaults[k].default}" for k in ("batch_max", "linger_ms", "store"))
     at = f"at {RATE:,.0f} events/s (ms)"
-    return (
-        "\n".join(
-            [
-                "# Stream worker benchmark",
-                "",
-                f"`python -m bench.stream_bench {' '.join(sys.argv[1:])}`".replace(" `", "`"),
-                "",
-                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: nproc "
-                f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end "
-                f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min; the machine is "
-                "shared). "
-                f"Settings: "
-                f"{args.events:,} backlog events, {args.users:,} users, {RATE:,.0f} events/s for "
-                f"{args.latency_s:.0f} s, {args.baseline_events:,} baseline events; one worker "
-                f"({PARTITIONS} partitions, "
-                f"{', '.join(f'{k} {v}' for k, v in worker.items())}), one "
-                "predictor process (a test ONNX model), the stack's Kafka and Redis; events of "
-                f"LiveGenerator(seed {SEED}, fraud_boost 1).",
-                "",
-                "| measure | result | target | verdict |",
-                "| --- | ---: | ---: | --- |",
-                row(
-                    "Worker throughput, backlog (events/s)",
-                    f"{result.rate:,.0f}",
-                    f">= {TARGET_RATE:,.0f}",
-                    result.rate >= TARGET_RATE,
-                ),
-                row("Baseline throughput, one event at a time (events/s)", f"{base.rate:,.1f}"),
-                row(
-                    "Worker / baseline",
-                    f"{ratio:,.1f}x",
-                    f">= {TARGET_RATIO:.0f}x",
-                    ratio >= TARGET_RATIO,
-                ),
-                row(f"Event-to-score latency p50 {at}", f"{lat['p50']:,.0f}"),
-                row(
-                    f"Event-to-score latency p99 {at}",
-                    f"{lat['p99']:,.0f}",
-                    f"< {TARGET_P99_MS:.0f}",
-                    lat["p99"] < TARGET_P99_MS,
-                ),
-                row(f"Event-to-score latency max {at}", f"{lat['max']:,.0f}"),
-                row(
-                    f"Worker resident memory, {result.users:,} users' state (MiB)",
-                    f"{result.rss_mib:,.0f}",
-                    "reported",
-                ),
-                "",
-                *(f"- {n}" for n in result.notes),
-                f"- Baseline: {base}.",
-            ]
-        )
-        + "\n"
-    )
+    rows = [  # measure, result, target, met (None: no target)
+        ("Worker throughput, backlog (events/s)", f"{result.rate:,.0f}",
+         f">= {TARGET_RATE:,.0f}", result.rate >= TARGET_RATE),
+        ("Baseline throughput, one event at a time (events/s)", f"{base.rate:,.1f}", "", None),
+        ("Worker / baseline", f"{ratio:,.1f}x", f">= {TARGET_RATIO:.0f}x", ratio >= TARGET_RATIO),
+        (f"Event-to-score latency p50 {at}", f"{lat['p50']:,.0f}", "", None),
+        (f"Event-to-score latency p99 {at}", f"{lat['p99']:,.0f}", f"< {TARGET_P99_MS:.0f}",
+         lat["p99"] < TARGET_P99_MS),
+        (f"Event-to-score latency max {at}", f"{lat['max']:,.0f}", "", None),
+        (f"Worker resident memory, {result.users:,} users' state (MiB)",
+         f"{result.rss_mib:,.0f}", "reported", None),
+    ]  # fmt: skip
+    verdict = {None: "", True: "pass", False: "**FAIL**"}
+    lines = [
+        "# Stream worker benchmark", "",
+        " ".join(["`python -m bench.stream_bench", *sys.argv[1:]]) + "`", "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: nproc "
+        f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min; the machine is shared). "
+        f"Settings: {args.events:,} backlog events, {args.users:,} users, {RATE:,.0f} events/s "
+        f"for {args.latency_s:.0f} s, {args.baseline_events:,} baseline events; one worker "
+        f"({PARTITIONS} partitions, {worker}), one predictor process (a test ONNX model), the "
+        f"stack's Kafka and Redis; events of LiveGenerator(seed {SEED}, fraud_boost 1).", "",
+        "| measure | result | target | verdict |", "| --- | ---: | ---: | --- |",
+        *(f"| {m} | {r} | {t} | {verdict[ok]} |" for m, r, t, ok in rows), "",
+        *(f"- {n}" for n in result.notes), f"- Baseline: {base}.",
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -432,11 +411,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     settings = StackSettings()
-    run = Run(
-        Path(tempfile.mkdtemp(prefix="stream-bench-")),
-        settings.kafka_bootstrap,
-        settings.feast_redis,
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="stream-bench-"))
+    run = Run(workdir, settings.kafka_bootstrap, settings.feast_redis)
     console.log(f"logs in {run.workdir}")
     result = Result()
     try:

@@ -19,6 +19,7 @@ from collections import OrderedDict
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,7 @@ class AlertLedger:
         await consumer.start()
         read = 0
         try:
-            await consumer.topics()  # fetch the cluster's metadata, so the topic's partitions
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            tps = [TopicPartition(self.topic, p) for p in await self._partitions()]
             if not tps:
                 return 0
             consumer.assign(tps)
@@ -84,6 +83,22 @@ class AlertLedger:
             since_ms, read, time.monotonic() - started,
         )  # fmt: skip
         return read
+
+    async def _partitions(self) -> list[int]:
+        # A consumer without a group knows no topic's partitions until it is assigned some, so
+        # ask the cluster. A missing topic is an error: alerts could not be checked at all.
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            (described,) = await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        if described["error_code"] != 0:
+            raise RuntimeError(
+                f"alerts topic {self.topic!r} cannot be described (error "
+                f"{described['error_code']}): create it, or set FRAUD_STREAM_TOPIC_ALERTS"
+            )
+        return sorted(p["partition"] for p in described["partitions"])
 
     def _remember(self, value: bytes | None) -> None:
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,17 +20,16 @@ import httpx
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from deploy.stack.process import port_is_free
-
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120.0
 
 
-def free_port(start: int = 26100) -> int:
-    port = start
-    while not port_is_free("127.0.0.1", port):
-        port += 1
-    return port
+def free_port() -> int:
+    """A port the OS says is free now (never a fixed range: parallel runs would share it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,8 @@ class WorkerProcess:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"worker exited:\n{self.log()[-5000:]}")
             try:
-                if httpx.get(self.metrics_url, timeout=1).status_code == 200:
+                answered = httpx.get(self.metrics_url, timeout=1).status_code == 200
+                if answered and self.process.poll() is None:  # ours, not another's on the port
                     return
             except httpx.TransportError:
                 pass

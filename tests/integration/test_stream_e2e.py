@@ -226,25 +226,44 @@ def test_second_worker_joins_and_leaves_without_loss_or_repeat(
     app_id = f"pair-{topics.transactions}"
     first = env.worker("a", topics, app_id).start()
     second = env.worker("b", topics, app_id)
-    events = _live(4000, datetime.now(UTC) - timedelta(hours=3), seed=9)
-    sender = threading.Thread(  # 40 s of traffic: the second worker joins and leaves within it
-        target=produce, args=(events, env.kafka, topics.transactions, 100.0), daemon=True
-    )
+    pending = _live(15_000, datetime.now(UTC) - timedelta(hours=3), seed=9)
+    sent: list[dict[str, Any]] = []
+    stop = threading.Event()
+
+    def traffic() -> None:  # 100 events/s until told to stop, whatever the workers' start times
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=env.kafka, acks="all", linger_ms=5)
+        for raw in pending:
+            if stop.is_set():
+                break
+            producer.send(topics.transactions, key=encode(raw)[0], value=encode(raw)[1])
+            sent.append(raw)
+            time.sleep(0.01)
+        producer.flush()
+        producer.close()
+
+    sender = threading.Thread(target=traffic, daemon=True)
     try:
         sender.start()
-        second.start(wait=False)
-        second.wait_ready()
-        deadline = time.monotonic() + 60
-        while second.metric("fraud_stream_events_total", 'outcome="scored"') < 100:
+        second.start()  # joins while traffic flows: a rebalance moves half the partitions to it
+        deadline = time.monotonic() + 120
+        while second.metric("fraud_stream_events_total", 'outcome="scored"') < 200:
             assert time.monotonic() < deadline, second.log()[-3000:]
             time.sleep(0.5)
-        second.stop()
-        sender.join(timeout=120)
-        scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events}, 180)
-        alerts = values(read_topic(env.kafka, topics.alerts, lambda r: False, 5))
+        second.stop()  # leaves: its partitions and their state go back to the first worker
+        time.sleep(10)
     finally:
-        second.stop()
-        first.stop()
+        stop.set()
+        sender.join(timeout=60)
+        events = list(sent)
+        try:
+            scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events}, 180)
+            alerts = values(read_topic(env.kafka, topics.alerts, lambda r: False, 5))
+        finally:
+            second.stop()
+            first.stop()
+    assert len(events) > 1000
     assert len(scores) == len(events), first.log()[-3000:]
     repeated = [t for t, n in Counter(a["transaction_id"] for a in alerts).items() if n > 1]
     assert not repeated
