@@ -216,8 +216,9 @@ class Pipeline:
         self, results: list[Scored], rows: list[int], features: Any,
         reasons: list[list[dict[str, Any]]] | None,
     ) -> list[Awaitable[Any]]:  # fmt: skip
+        due = len(rows)
         rows = [i for i in rows if results[i].event.transaction_id not in self.ledger]
-        metrics.ALERTS_SUPPRESSED.inc(len([r for r in results if r.is_alert]) - len(rows))
+        metrics.ALERTS_SUPPRESSED.inc(due - len(rows))
         if not rows:
             return []
         if reasons is None:  # the model scored: ask it why, for the alerting rows only

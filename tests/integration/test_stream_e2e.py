@@ -24,10 +24,8 @@ import pandas as pd
 import pytest
 
 from deploy.stack.settings import StackSettings
-from feature_repo.activity import UserActivityState
-from feature_repo.events import Transaction
+from feature_repo.replay import replay
 from feature_repo.spec import EVENT_FEATURES
-from feature_repo.vectors import event_features
 from streaming.produce import encode, events_from_data, events_live, produce
 from streaming.records import alert_id
 from tests.integration.conftest import PreparedWorld
@@ -272,14 +270,9 @@ def test_second_worker_joins_and_leaves_without_loss_or_repeat(
     }
     # The state moved with the partitions: every event's activity features are those of its
     # user's whole history, as one process applying the events in order computes them.
-    states: dict[str, UserActivityState] = {}
-    for raw in events:
-        event = Transaction.model_validate_json(encode(raw)[1])
-        activity = states.setdefault(event.user_id, UserActivityState()).apply(
-            transaction_id=event.transaction_id, ts_us=event.epoch_us, amount=event.amount,
-            latitude=event.latitude, longitude=event.longitude, merchant_id=event.merchant_id,
-        )  # fmt: skip
-        expected = event_features(event, activity, None)
-        got = scores[event.transaction_id]["features"]
+    expected, rejected = replay(events)
+    assert rejected.empty
+    for row in expected.itertuples(index=False):
+        got = scores[row.transaction_id]["features"]
         for name in EVENT_FEATURES:
-            assert got[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), name
+            assert got[name] == pytest.approx(getattr(row, name), rel=1e-9, abs=1e-9), name
