@@ -56,7 +56,8 @@ from tests.unit.predictor.harness import PredictorProcess, free_port
 from tests.unit.predictor.onnx_models import write_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "stream.md"
-SEED, RATE, WARM_UP_S, PARTITIONS = 7, 1000.0, 2.0, 4
+SEED, WARM_UP_S, PARTITIONS = 7, 2.0, 4
+TARGET_AT_RATE = 1000.0  # the rate the latency target is set for
 TARGET_RATE, TARGET_RATIO, TARGET_P99_MS = 5000.0, 10.0, 50.0
 OUTCOMES = ("scored", "degraded", "dead_lettered", "replayed")
 console = Console(stderr=True)
@@ -265,7 +266,10 @@ def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
     base_in, base_out = new("baseline-tx", 4), new("baseline-scores", 4)
     console.log("generating events")
     generator = LiveGenerator(args.users, SEED, start, fraud_boost=1.0)
-    backlog, steady = generator.events(args.events), generator.events(int(RATE * args.latency_s))
+    backlog, steady = (
+        generator.events(args.events),
+        generator.events(int(args.rate * args.latency_s)),
+    )
     baseline = generator.events(args.baseline_events)
     last = datetime.fromisoformat((baseline or steady or backlog)[-1]["timestamp"])
     hours = (last - start) / timedelta(hours=1)
@@ -287,7 +291,7 @@ def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
     # An ephemeral port: the harness's default range is shared with tests running alongside.
     run.worker = WorkerProcess(env, run.workdir / "worker.log", web_port=free_port())
     ends = throughput(run.worker, run.bootstrap, topics, len(backlog), result)
-    latency(run.worker, run.bootstrap, topics, steady, ends, result)
+    latency(run.worker, run.bootstrap, topics, steady, ends, args.rate, result)
     console.log("baseline: one event at a time")
     with bar("baseline", len(baseline)) as advance:
         result.baseline = run_baseline(
@@ -321,13 +325,13 @@ def throughput(
 
 def latency(
     worker: WorkerProcess, bootstrap: str, topics: StreamTopics, steady: list[dict[str, Any]],
-    scores_start: dict[int, int], result: Result,
+    scores_start: dict[int, int], rate: float, result: Result,
 ) -> None:  # fmt: skip
-    """New events at RATE to the caught-up worker; per event, its score's Kafka time less its."""
+    """New events at `rate` to the caught-up worker; per event, its score's Kafka time less its."""
     tx_start = read_topic(bootstrap, topics.transactions, None)
     taken = sum(counters(worker).values())
-    with bar(f"produce {RATE:,.0f} events/s", len(steady)) as advance:
-        sent = produce(steady, bootstrap, topics.transactions, RATE, advance)
+    with bar(f"produce {rate:,.0f} events/s", len(steady)) as advance:
+        sent = produce(steady, bootstrap, topics.transactions, rate, advance)
     total = int(taken) + len(steady)
     wait_processed(worker, total, "worker scores them", 120 + len(steady) / 50)
     assert worker.process is not None  # noqa: S101 - started by throughput()
@@ -371,15 +375,17 @@ def report(args: argparse.Namespace, result: Result) -> str:
     ratio = result.rate / base.rate if base.rate else 0.0
     defaults = StreamSettings.model_fields
     worker = ", ".join(f"{k} {defaults[k].default}" for k in ("batch_max", "linger_ms", "store"))
-    at = f"at {RATE:,.0f} events/s (ms)"
+    at = f"at {args.rate:,.0f} events/s (ms)"
+    p99_target = args.rate >= TARGET_AT_RATE  # the target holds at 1,000 events/s and above
     rows = [  # measure, result, target, met (None: no target)
         ("Worker throughput, backlog (events/s)", f"{result.rate:,.0f}",
          f">= {TARGET_RATE:,.0f}", result.rate >= TARGET_RATE),
         ("Baseline throughput, one event at a time (events/s)", f"{base.rate:,.1f}", "", None),
         ("Worker / baseline", f"{ratio:,.1f}x", f">= {TARGET_RATIO:.0f}x", ratio >= TARGET_RATIO),
         (f"Event-to-score latency p50 {at}", f"{lat['p50']:,.0f}", "", None),
-        (f"Event-to-score latency p99 {at}", f"{lat['p99']:,.0f}", f"< {TARGET_P99_MS:.0f}",
-         lat["p99"] < TARGET_P99_MS),
+        (f"Event-to-score latency p99 {at}", f"{lat['p99']:,.0f}",
+         f"< {TARGET_P99_MS:.0f}" if p99_target else "",
+         lat["p99"] < TARGET_P99_MS if p99_target else None),
         (f"Event-to-score latency max {at}", f"{lat['max']:,.0f}", "", None),
         (f"Worker resident memory, {result.users:,} users' state (MiB)",
          f"{result.rss_mib:,.0f}", "reported", None),
@@ -391,10 +397,11 @@ def report(args: argparse.Namespace, result: Result) -> str:
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: nproc "
         f"{os.cpu_count()}, Python {platform.python_version()}; load average at the end "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min; the machine is shared). "
-        f"Settings: {args.events:,} backlog events, {args.users:,} users, {RATE:,.0f} events/s "
-        f"for {args.latency_s:.0f} s, {args.baseline_events:,} baseline events; one worker "
-        f"({PARTITIONS} partitions, {worker}), one predictor process (a test ONNX model), the "
-        f"stack's Kafka and Redis; events of LiveGenerator(seed {SEED}, fraud_boost 1).", "",
+        f"Settings: {args.events:,} backlog events, {args.users:,} users, {args.rate:,.0f} "
+        f"events/s for {args.latency_s:.0f} s, {args.baseline_events:,} baseline events; one "
+        f"worker ({PARTITIONS} partitions, {worker}), one predictor process (a test ONNX "
+        f"model), the stack's Kafka and Redis; events of LiveGenerator(seed {SEED}, "
+        "fraud_boost 1).", "",
         "| measure | result | target | verdict |", "| --- | ---: | ---: | --- |",
         *(f"| {m} | {r} | {t} | {verdict[ok]} |" for m, r, t, ok in rows), "",
         *(f"- {n}" for n in result.notes), f"- Baseline: {base}.",
@@ -407,6 +414,10 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200_000, help="The throughput backlog.")
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--latency-seconds", dest="latency_s", type=float, default=60.0)
+    parser.add_argument(
+        "--rate", type=float, default=TARGET_AT_RATE,
+        help="Events/s of the latency phase (the p99 target is for 1,000 and above).",
+    )  # fmt: skip
     parser.add_argument("--baseline-events", type=int, default=3_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

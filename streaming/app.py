@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped, unused-ignore]
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -21,7 +22,7 @@ from streaming.batcher import Batcher
 from streaming.feast_io import FeastIO
 from streaming.ledger import AlertLedger
 from streaming.monitor import BatchMonitor
-from streaming.pipeline import Pipeline, Sink
+from streaming.pipeline import Pipeline
 from streaming.predictor_client import PredictorClient
 from streaming.settings import StreamSettings
 from streaming.state import StateStore
@@ -46,7 +47,7 @@ def build_app(settings: StreamSettings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        producer_linger=0.002,
+        producer_linger=0.01,  # the changelog only (streaming/outbox.py writes the rest)
         stream_buffer_maxsize=max(4096, 2 * settings.batch_max),
         Monitor=BatchMonitor,
     )
@@ -74,13 +75,10 @@ def build_app(settings: StreamSettings) -> faust.App:
         on_state=lambda state: metrics.BREAKER_OPEN.set(0 if state == "closed" else 1),
     )  # fmt: skip
 
-    async def send(topic: str, key: bytes | None, value: bytes | None, headers: Any) -> Any:
-        return await app.producer.send(topic, key, value, None, None, headers)
-
     pipeline = Pipeline(
         settings, StateStore(table), predictor, feast,
         AlertLedger(settings.kafka_bootstrap, settings.topic_alerts, settings.replay_margin_s),
-        Sink(send),
+        lambda: new_producer(settings),
     )  # fmt: skip
 
     # A bug in processing stops the worker (for its supervisor to restart from the committed
@@ -130,6 +128,23 @@ def build_app(settings: StreamSettings) -> faust.App:
     async def close(sender: Any, **_: Any) -> None:
         if feast is not None:
             await feast.flush()
+            await feast.aclose()
         await predictor.aclose()
+        await pipeline.close()
 
     return app
+
+
+def new_producer(settings: StreamSettings) -> AIOKafkaProducer:
+    """The producer of scores, alerts and dead letters (Faust's own writes the changelog).
+
+    Acknowledged by every replica and idempotent, so a retried batch is not written twice; a
+    batch is closed when the worker submits it, so no linger.
+    """
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.app_id}-outbox",
+        acks="all",
+        enable_idempotence=True,
+        max_batch_size=1024 * 1024,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -22,9 +23,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+from feast.data_source import PushSource
+from feast.infra.key_encoding_utils import serialize_entity_key
+from feast.infra.online_stores.helpers import _mmh3
+from feast.infra.online_stores.redis import _versioned_fv_name
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
+from feast.types import Float64
+from google.protobuf.timestamp_pb2 import Timestamp  # type: ignore[import-untyped]
 from redis.exceptions import RedisError
 
 from feature_repo.data_sources import PUSH_SOURCE
@@ -36,8 +42,29 @@ from streaming.metrics import FEAST_ERRORS, FEAST_PUSH, FEAST_ROWS, PROFILE_CACH
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 1.0
+PUSH_CHUNK = 200
 _EVENT_COLS = [FEATURE_NAMES.index(n) for n in EVENT_FEATURES]
 Profile = dict[str, float]
+
+
+def push_views(store: Any) -> list[Any]:
+    """The feature views the push source feeds, checked to hold what `ActivityWriter` writes."""
+    views = [
+        v for v in store.list_feature_views()
+        if isinstance(v.stream_source, PushSource) and v.stream_source.name == PUSH_SOURCE
+    ]  # fmt: skip
+    if not views:
+        raise ValueError(f"no feature view reads the push source {PUSH_SOURCE}: run feast apply")
+    for view in views:
+        names = [f.name for f in view.features]
+        if sorted(names) != sorted(ACTIVITY_COLUMNS) or any(
+            f.dtype != Float64 for f in view.features
+        ):
+            raise ValueError(
+                f"feature view {view.name} holds {names}, not the Float64 activity columns "
+                f"{list(ACTIVITY_COLUMNS)}: re-apply the definitions in feature_repo/"
+            )
+    return views
 
 
 class FeastIO:
@@ -51,6 +78,7 @@ class FeastIO:
         self.size = size
         self._cache: OrderedDict[str, tuple[float, Profile | None, float | None]] = OrderedDict()
         self._pending: dict[str, tuple[int, list[float]]] = {}
+        self.writer = ActivityWriter(store, push_views(store))
 
     @classmethod
     def open(cls, data_dir: Path, redis_connection: str, project: str, **kwargs: Any) -> FeastIO:
@@ -122,33 +150,108 @@ class FeastIO:
     ) -> None:  # fmt: skip
         """Keep each user's activity row of their latest event (by event time) for the next push."""
         pending = self._pending
+        activity = features[:, _EVENT_COLS].tolist()  # Python floats: protos take them fastest
         for i, user in enumerate(users):
             held = pending.get(user)
             if held is None or ts_us[i] >= held[0]:
-                pending[user] = (ts_us[i], [*features[i, _EVENT_COLS], latitude[i], longitude[i]])
+                pending[user] = (ts_us[i], [*activity[i], float(latitude[i]), float(longitude[i])])
 
     async def flush(self) -> int:
         """Push the staged rows; on failure they stay staged (newer rows replace them)."""
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
-        frame = pd.DataFrame.from_records(
-            [values for _, values in pending.values()], columns=list(ACTIVITY_COLUMNS)
-        )
-        frame.insert(0, "user_id", list(pending))
-        frame.insert(
-            1, "event_timestamp",
-            pd.to_datetime([ts for ts, _ in pending.values()], unit="us", utc=True),
-        )  # fmt: skip
+        users = list(pending)
         started = time.perf_counter()
         try:
-            await self.store.push_async(PUSH_SOURCE, frame)
+            for lo in range(0, len(users), PUSH_CHUNK):  # scoring goes on between chunks
+                chunk = users[lo : lo + PUSH_CHUNK]
+                await self.writer.write(chunk, [pending[u] for u in chunk])
         except (RedisError, OSError, TimeoutError) as exc:  # keep the rows for the next flush
             FEAST_ERRORS.labels("push").inc()
-            log.warning("feast push failed rows=%d error=%r", len(frame), exc)
+            log.warning("feast push failed rows=%d error=%r", len(users), exc)
             for user, row in pending.items():
                 self._pending.setdefault(user, row)
             return 0
         FEAST_PUSH.observe(time.perf_counter() - started)
-        FEAST_ROWS.inc(len(frame))
-        return len(frame)
+        FEAST_ROWS.inc(len(users))
+        return len(users)
+
+    async def aclose(self) -> None:
+        """Close the online store's async Redis client (Feast's own `close()` leaves it open)."""
+        await self.store.close()
+        online = self.store.provider.online_store
+        client = getattr(online, "_client_async", None)
+        if client is not None:
+            online._client_async = None
+            await client.aclose()
+
+
+class ActivityWriter:
+    """Writes activity rows to the online store the way Feast's Redis store does, only faster.
+
+    `FeatureStore.push_async` turns a frame into Arrow and then into a proto per value, and the
+    Redis store hashes every feature name again for every row: some 500 µs a row on the 2-core
+    development machine, more than the rest of scoring an event. This writer keeps Feast's
+    layout (the entity key serialised Feast's way plus the project; per view, the murmur3 of
+    `view:feature` to a serialised `Value`, and `_ts:view` to the event time) and its rule that
+    an older row never replaces a newer one, computing the per-view parts once.
+    tests/integration/test_feast_io.py holds the bytes in Redis equal to what `store.push` writes.
+    """
+
+    def __init__(self, store: Any, views: list[Any]) -> None:
+        self.store = store
+        config = store.config
+        self.project: bytes = config.project.encode()
+        self.key_version = config.entity_key_serialization_version
+        self.key_ttl_s = getattr(config.online_store, "key_ttl_seconds", None)
+        self.views: list[tuple[bytes, list[bytes]]] = []
+        for view in views:
+            name = _versioned_fv_name(view, config)
+            self.views.append(
+                (f"_ts:{name}".encode(), [_mmh3(f"{name}:{c}") for c in ACTIVITY_COLUMNS])
+            )
+
+    def key(self, user: str) -> bytes:
+        entity = EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=user)])
+        key: bytes = serialize_entity_key(entity, self.key_version)
+        return key + self.project
+
+    async def write(self, users: Sequence[str], rows: Sequence[tuple[int, list[float]]]) -> None:
+        """Write `(event time in µs, activity columns)` for each user, unless Redis has newer."""
+        client = await self.store.provider.online_store._get_client_async(
+            self.store.config.online_store
+        )
+        keys = [self.key(u) for u in users]
+        async with client.pipeline(transaction=False) as pipe:
+            for ts_field, _ in self.views:
+                for key in keys:
+                    pipe.hget(key, ts_field)
+            stored = await pipe.execute()
+        async with client.pipeline(transaction=False) as pipe:
+            for v, (ts_field, fields) in enumerate(self.views):
+                for i, (key, (ts_us, values)) in enumerate(zip(keys, rows, strict=True)):
+                    seconds, micros = divmod(ts_us, 1_000_000)
+                    ts = Timestamp(seconds=seconds, nanos=micros * 1000)
+                    held = stored[v * len(keys) + i]
+                    if held is not None and _nanos(ts) <= _nanos(Timestamp.FromString(held)):
+                        continue  # Redis has this event or a later one
+                    mapping = {ts_field: ts.SerializeToString()}
+                    for field, x in zip(fields, values, strict=True):
+                        mapping[field] = _DOUBLE_TAG + _pack_double(x)
+                    pipe.hset(key, mapping=mapping)
+                    if self.key_ttl_s:
+                        pipe.expire(key, self.key_ttl_s)
+            await pipe.execute()
+
+
+# A `Value` holding only `double_val` serialises to its field tag and the 8 bytes of the double;
+# built directly that is a tenth of the cost of a proto per value. Checked on import:
+_DOUBLE_TAG, _pack_double = b"\x29", struct.Struct("<d").pack
+for _x in (0.0, -1.5, 1e300, float("inf")):
+    if Value(double_val=_x).SerializeToString() != _DOUBLE_TAG + _pack_double(_x):
+        raise ImportError("Feast's Value proto no longer encodes a double as field 5")
+
+
+def _nanos(ts: Timestamp) -> int:
+    return int(ts.seconds) * 1_000_000_000 + int(ts.nanos)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,19 +33,13 @@ from streaming import fallback, metrics
 from streaming.decode import Rejected, decode
 from streaming.feast_io import FeastIO
 from streaming.ledger import AlertLedger
+from streaming.outbox import Outbox
 from streaming.predictor_client import PredictorClient, PredictorUnavailable
 from streaming.records import Scored, alert_record, dead_letter_headers, score_record
 from streaming.settings import StreamSettings
 from streaming.state import StateStore, UserState
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Sink:
-    """Sends one record to a topic; returns an awaitable of Kafka's acknowledgement."""
-
-    send: Any  # async (topic, key, value, headers) -> Awaitable[Any]
 
 
 @dataclass
@@ -61,14 +55,15 @@ class Pipeline:
 
     def __init__(
         self, settings: StreamSettings, states: StateStore, predictor: PredictorClient,
-        feast: FeastIO | None, ledger: AlertLedger, sink: Sink,
+        feast: FeastIO | None, ledger: AlertLedger, new_producer: Callable[[], Any],
     ) -> None:  # fmt: skip
         self.s = settings
         self.states = states
         self.predictor = predictor
         self.feast = feast
         self.ledger = ledger
-        self.sink = sink
+        self.new_producer = new_producer  # of aiokafka, made in the worker's loop
+        self._outbox: Outbox | None = None
         self.fresh_partitions: set[int] = set()
 
     def partitions_assigned(self, partitions: set[int]) -> None:
@@ -78,20 +73,24 @@ class Pipeline:
     async def process(self, records: Sequence[Any]) -> None:
         """Score one batch of Faust events of the transactions topic (see the module docstring)."""
         started = time.time()
-        pending: list[Awaitable[Any]] = []
+        if self._outbox is None:
+            producer = self.new_producer()
+            await producer.start()
+            self._outbox = Outbox(producer)
         valid: list[tuple[Any, Transaction]] = []
         for record in records:
             msg = record.message
             result = decode(msg.key, msg.value, self.s.max_event_bytes)
             if isinstance(result, Rejected):
-                pending.append(await self._dead_letter(msg, result))
+                await self._dead_letter(msg, result)
             else:
                 valid.append((record, result))
         await self._catch_up(records)
-        accepted, updated = await self._apply(valid, pending)
+        accepted, updated = await self._apply(valid)
         if accepted:
-            pending.extend(await self._score_and_emit(accepted, started))
-        await asyncio.gather(*pending)  # acknowledged by Kafka before any state is stored
+            await self._score_and_emit(accepted, started)
+        sent = await self._outbox.submit()
+        await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
         for user, state in updated.items():
             self.states.put(user, state)
         metrics.BATCH_SIZE.observe(len(records))
@@ -105,8 +104,28 @@ class Pipeline:
             await self.ledger.catch_up(int(min(fresh) * 1000))
             self.fresh_partitions -= {r.message.partition for r in records}
 
+    async def close(self) -> None:
+        """Stop the producer (after the last batch)."""
+        if self._outbox is not None:
+            await self._outbox.producer.stop()
+            self._outbox = None
+
+    async def _send(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:  # fmt: skip
+        """Queue a record for this batch's Kafka write, on the source record's partition.
+
+        Scores, alerts and dead letters are keyed by user_id like the transactions they come
+        from; putting them on the source partition (modulo the topic's partition count) keeps a
+        user's records in order and costs no hashing.
+        """
+        assert self._outbox is not None  # noqa: S101 - made by `process` before any record
+        partitions = await self._outbox.partitions(topic)
+        await self._outbox.add(topic, partitions[partition % len(partitions)], key, value, headers)
+
     async def _apply(
-        self, valid: list[tuple[Any, Transaction]], pending: list[Awaitable[Any]]
+        self, valid: list[tuple[Any, Transaction]]
     ) -> tuple[list[_Accepted], dict[str, UserState]]:
         by_user: dict[str, list[int]] = {}
         for i, (_, event) in enumerate(valid):
@@ -129,18 +148,14 @@ class Pipeline:
                     )  # fmt: skip
                 except TooLate as exc:
                     reason = f"transaction {event.transaction_id} is too late: {exc}"
-                    pending.append(
-                        await self._dead_letter(record.message, Rejected("too_late", reason))
-                    )
+                    await self._dead_letter(record.message, Rejected("too_late", reason))
                     continue
                 except Duplicate as exc:
                     if offset <= state.offset:
                         metrics.EVENTS.labels("replayed").inc()  # processed before a restart
                     else:
                         reason = f"{exc}: a transaction is scored once; send a new transaction_id"
-                        pending.append(
-                            await self._dead_letter(record.message, Rejected("duplicate", reason))
-                        )
+                        await self._dead_letter(record.message, Rejected("duplicate", reason))
                     continue
                 state.offset = max(state.offset, offset)
                 state.record = record
@@ -150,9 +165,7 @@ class Pipeline:
                 updated[user] = state
         return [accepted[i] for i in sorted(accepted)], updated
 
-    async def _score_and_emit(
-        self, accepted: list[_Accepted], started: float
-    ) -> list[Awaitable[Any]]:
+    async def _score_and_emit(self, accepted: list[_Accepted], started: float) -> None:
         events = [a.event for a in accepted]
         ts_us = [a.ts_us for a in accepted]
         event_s = [t / US for t in ts_us]
@@ -195,32 +208,27 @@ class Pipeline:
             )  # fmt: skip
             for i, a in enumerate(accepted)
         ]
-        pending = [
-            await self.sink.send(
-                self.s.topic_scores, r.event.user_id.encode(), score_record(r), None
-            )
-            for r in results
-        ]
+        for r in results:
+            await self._send(self.s.topic_scores, r.partition, r.key, score_record(r))
         alerts = [i for i, r in enumerate(results) if r.is_alert]
         if alerts:
-            pending.extend(await self._alerts(results, alerts, features, reasons))
+            await self._alerts(results, alerts, features, reasons)
         self._observe(results, accepted, degraded, scored_at, np.array(event_s), scores)
         if self.feast is not None:
             self.feast.stage(
                 [e.user_id for e in events], ts_us, features,
                 [e.latitude for e in events], [e.longitude for e in events],
             )  # fmt: skip
-        return pending
 
     async def _alerts(
         self, results: list[Scored], rows: list[int], features: Any,
         reasons: list[list[dict[str, Any]]] | None,
-    ) -> list[Awaitable[Any]]:  # fmt: skip
+    ) -> None:  # fmt: skip
         due = len(rows)
         rows = [i for i in rows if results[i].event.transaction_id not in self.ledger]
         metrics.ALERTS_SUPPRESSED.inc(due - len(rows))
         if not rows:
-            return []
+            return
         if reasons is None:  # the model scored: ask it why, for the alerting rows only
             reasons = [[] for _ in results]
             try:
@@ -231,19 +239,13 @@ class Pipeline:
                     reasons[i] = why
             except PredictorUnavailable as exc:
                 log.warning("alerts without reasons: explanation failed error=%s", exc)
-        pending = []
         for i in rows:
             r = results[i]
-            pending.append(
-                await self.sink.send(
-                    self.s.topic_alerts, r.event.user_id.encode(), alert_record(r, reasons[i]), None
-                )
-            )
+            await self._send(self.s.topic_alerts, r.partition, r.key, alert_record(r, reasons[i]))
             self.ledger.add(r.event.transaction_id)
             metrics.ALERTS.labels(str(r.degraded).lower()).inc()
-        return pending
 
-    async def _dead_letter(self, msg: Any, rejected: Rejected) -> Awaitable[Any]:
+    async def _dead_letter(self, msg: Any, rejected: Rejected) -> None:
         metrics.EVENTS.labels("dead_lettered").inc()
         metrics.DEAD_LETTERS.labels(rejected.kind).inc()
         log.info(
@@ -254,8 +256,7 @@ class Pipeline:
             topic=msg.topic, partition=msg.partition, offset=msg.offset, kind=rejected.kind,
             reason=rejected.reason,
         )  # fmt: skip
-        send: Awaitable[Any] = await self.sink.send(self.s.topic_dlq, msg.key, msg.value, headers)
-        return send
+        await self._send(self.s.topic_dlq, msg.partition, msg.key, msg.value, headers)
 
     @staticmethod
     def _observe(

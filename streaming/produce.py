@@ -22,10 +22,10 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]  # no type i
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped, unused-ignore]
-from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped, unused-ignore]
 
 from batch_pipeline.data.live import LABEL_KEYS, LiveGenerator
 from feature_repo.events import Transaction
+from streaming.outbox import Outbox
 
 TRANSACTION_FIELDS: tuple[str, ...] = tuple(Transaction.model_fields)
 # Rows turned into Python dicts at a time: a million-row file never sits in memory as dicts.
@@ -35,8 +35,6 @@ BURSTS_PER_SECOND = 200
 # Unpaced, batches go out and the progress callback hears about every this many events.
 UNPACED_BURST = 1_000
 # Users whose partition is remembered (a murmur2 hash in Python costs more than the rest of a send).
-KEY_CACHE_SIZE = 1_000_000
-_PARTITIONER = DefaultPartitioner()
 
 
 class DataSetError(ValueError):
@@ -163,54 +161,32 @@ def with_labels(events: Iterable[dict[str, Any]], sink: IO[bytes]) -> Iterator[d
 
 
 class _Batches:
-    """One open batch per partition, submitted when full and at the end of every burst.
+    """The events' records in whole Kafka batches (streaming/outbox.py), submitted per burst.
 
     On the project's 2-core machine kafka-python's per-event send managed 7,000 events/s,
     aiokafka's (a future and a murmur2 hash each) 20,000, filling its batches directly 60,000.
-    Per-key order holds: a partition's batches go out in order on an idempotent producer.
     """
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, partitions: list[int]) -> None:
-        self._producer, self._topic, self._partitions = producer, topic, partitions
-        self._partition_of: dict[bytes, int] = {}
-        self._open: dict[int, Any] = {}
+    def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
+        self._outbox, self._topic = Outbox(producer), topic
         self._pending: set[asyncio.Future[Any]] = set()
         self.failed = 0
         self.first_error: str | None = None
 
     async def add(self, key: bytes, value: bytes) -> None:
-        partition = self._partition_of.get(key)
-        if partition is None:
-            if len(self._partition_of) >= KEY_CACHE_SIZE:
-                self._partition_of.clear()
-            # The Java client's murmur2 partitioning, as the per-event `send` would choose.
-            partition = _PARTITIONER(key, self._partitions, self._partitions)
-            self._partition_of[key] = partition
-        batch = self._open.get(partition)
-        if batch is not None:
-            if batch.append(key=key, value=value, timestamp=None) is not None:
-                return
-            await self._submit(partition)
-        batch = self._open[partition] = self._producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None) is None:
-            raise ValueError(f"an event of {len(value)} bytes does not fit in a Kafka batch")
+        partition = await self._outbox.partition_of(self._topic, key)
+        await self._outbox.add(self._topic, partition, key, value)
 
     async def submit_all(self) -> None:
-        for partition in list(self._open):
-            await self._submit(partition)
+        for future, records in await self._outbox.submit():
+            self._pending.add(future)
+            future.add_done_callback(functools.partial(self._delivered, records))
 
     async def drain(self) -> None:
         """Submit what is left and wait until every batch is acknowledged or failed."""
         await self.submit_all()
         if self._pending:
             await asyncio.wait(self._pending)  # returns after the batches' done callbacks ran
-
-    async def _submit(self, partition: int) -> None:
-        batch = self._open.pop(partition)
-        batch.close()  # a closed batch goes out at once, without lingering
-        future = await self._producer.send_batch(batch, self._topic, partition=partition)
-        self._pending.add(future)
-        future.add_done_callback(functools.partial(self._delivered, batch.record_count()))
 
     def _delivered(self, records: int, future: asyncio.Future[Any]) -> None:
         self._pending.discard(future)
@@ -245,7 +221,7 @@ async def send_events(
     if rate < 0:
         raise ValueError(f"rate must be >= 0 events/s, got {rate}")
     burst = max(1, int(rate / BURSTS_PER_SECOND)) if rate > 0 else UNPACED_BURST
-    batches = _Batches(producer, topic, sorted(await producer.partitions_for(topic)))
+    batches = _Batches(producer, topic)
     started = time.monotonic()
     sent = reported = 0
     for event in events:

@@ -7,6 +7,7 @@ same alert id, which is how the worker, and any consumer, recognises a repeat.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +47,13 @@ class Scored:
     def is_alert(self) -> bool:
         return self.score >= self.threshold
 
+    @property
+    def key(self) -> bytes:
+        """The Kafka key of its score record and alert: the user, as the transaction's."""
+        return self.event.user_id.encode()
 
+
+@functools.lru_cache(maxsize=64)  # a batch's records share their scored_at
 def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
 
