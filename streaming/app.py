@@ -85,7 +85,10 @@ def build_app(settings: StreamSettings) -> faust.App:
     # offsets): Faust's default would restart the agent past the batch that failed.
     @app.agent(source, name="score-transactions", supervisor_strategy=CrashingSupervisor)
     async def score(stream: Any) -> None:
-        batcher = Batcher(pipeline.process, settings.batch_max, settings.linger_s)
+        batcher = Batcher(
+            pipeline.process, settings.batch_max, settings.linger_s,
+            waiting=stream.channel.queue.qsize,
+        )  # fmt: skip
         linger = asyncio.ensure_future(batcher.run_linger())
         try:
             async for event in stream.noack().events():

@@ -23,10 +23,14 @@ Process = Callable[[Sequence[Any]], Awaitable[None]]
 class Batcher:
     """Collects Faust events and runs `process` on batches of them, one batch at a time."""
 
-    def __init__(self, process: Process, max_size: int, linger_s: float) -> None:
+    def __init__(
+        self, process: Process, max_size: int, linger_s: float,
+        waiting: Callable[[], int] = lambda: 0,
+    ) -> None:  # fmt: skip
         self.process = process
         self.max_size = max_size
         self.linger_s = linger_s
+        self.waiting = waiting  # records received but not yet added (Faust's stream buffer)
         self._buffer: list[Any] = []
         self._first_at = 0.0
         self._inflight: asyncio.Task[None] | None = None
@@ -49,6 +53,13 @@ class Batcher:
             self._raise_if_failed()
             if self._buffer and (self._inflight is None or self._inflight.done()):
                 wait = self._first_at + self.linger_s - time.monotonic()
+                if wait <= 0 and len(self._buffer) < self.max_size and self.waiting():
+                    # More records have arrived than the stream has handed over yet (it had no
+                    # turn while the last batch was scored): take them first, up to a second
+                    # linger, rather than score a batch of a few records and leave the rest.
+                    if wait > -self.linger_s:
+                        await asyncio.sleep(0)
+                        continue
                 if wait <= 0:
                     self._start()
                     continue

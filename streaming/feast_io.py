@@ -191,8 +191,9 @@ class ActivityWriter:
     """Writes activity rows to the online store the way Feast's Redis store does, only faster.
 
     `FeatureStore.push_async` turns a frame into Arrow and then into a proto per value, and the
-    Redis store hashes every feature name again for every row: some 500 µs a row on the 2-core
-    development machine, more than the rest of scoring an event. This writer keeps Feast's
+    Redis store hashes every feature name again for every row: about 300 µs of CPU a row on the
+    2-core development machine (200 µs through the provider without the frame), as much as the
+    rest of scoring an event; this writer takes about 100 µs. It keeps Feast's
     layout (the entity key serialised Feast's way plus the project; per view, the murmur3 of
     `view:feature` to a serialised `Value`, and `_ts:view` to the event time) and its rule that
     an older row never replaces a newer one, computing the per-view parts once.

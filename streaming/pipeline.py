@@ -10,7 +10,8 @@ For a batch (in partition order, as `take_events` gives it):
 5. write a score record per event, an alert per event at or above the threshold (unless the
    alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
    acknowledge all of them;
-6. only then store the new states (changelogged), and stage the activity rows for Feast.
+6. only then store the new states, locally and in the changelog (waiting for Kafka again), and
+   stage the activity rows for Feast.
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
 than losing it, and the ledger keeps a repeat from becoming a second alert.
 """
@@ -91,9 +92,23 @@ class Pipeline:
             await self._score_and_emit(accepted, started)
         sent = await self._outbox.submit()
         await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
-        for user, state in updated.items():
-            self.states.put(user, state)
+        if updated:
+            await self._store(updated)
         metrics.BATCH_SIZE.observe(len(records))
+
+    async def _store(self, updated: dict[str, UserState]) -> None:
+        """Write the new states, locally and to the changelog, and wait for Kafka to have them."""
+        assert self._outbox is not None  # noqa: S101 - made by `process`
+        topic = self.states.changelog_topic
+        for partition, key, value in self.states.put_many(updated):
+            await self._outbox.add(topic, partition, key, value)
+        sent = await self._outbox.submit()
+        written = await asyncio.gather(*(s.future for s in sent))
+        last: dict[int, int] = {}
+        for batch, metadata in zip(sent, written, strict=True):
+            end = metadata.offset + batch.records - 1
+            last[metadata.partition] = max(end, last.get(metadata.partition, end))
+        self.states.persisted(last)
 
     async def _catch_up(self, records: Sequence[Any]) -> None:
         fresh = [

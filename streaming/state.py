@@ -19,6 +19,7 @@ from typing import Any
 
 # The context variable behind `faust.streams.current_event()`; Faust has no public setter.
 from faust.streams import _current_event
+from faust.types import TP
 
 from feature_repo.activity import UserActivityState
 
@@ -53,16 +54,45 @@ def current(record: Any) -> Iterator[None]:
 
 
 class StateStore:
-    """Reads and writes users' entries in a Faust table of JSON values."""
+    """Reads and writes users' entries in a Faust table of JSON values.
+
+    Writes are the table's own, made in bulk: Faust's `table[key] = value` sends one changelog
+    record per key through its producer buffer and writes the changelog offset to RocksDB once
+    per record, a tenth of the worker's time at a thousand events a second. `put_many` writes
+    the local store (`table.data`, the partition's RocksDB) and returns the changelog records,
+    serialised by the changelog topic exactly as Faust would, for the worker to send in whole
+    batches; `persisted` then records the changelog offsets as Faust's `_on_changelog_sent`
+    does, so that recovery reads the changelog from where the local store stops.
+    """
 
     def __init__(self, table: Any) -> None:
         self.table = table
+
+    @property
+    def changelog_topic(self) -> str:
+        name: str = self.table.changelog_topic.get_topic_name()
+        return name
 
     def get(self, user: str, record: Any) -> UserState:
         with current(record):
             raw = self.table.get(user)
         return UserState.from_dict(raw, record)
 
-    def put(self, user: str, state: UserState) -> None:
-        with current(state.record):
-            self.table[user] = state.to_dict()
+    def put_many(self, states: dict[str, UserState]) -> list[tuple[int, bytes, bytes]]:
+        """Store the entries locally; their changelog records as (partition, key, value)."""
+        topic, table = self.table.changelog_topic, self.table
+        records = []
+        for user, state in states.items():
+            value = state.to_dict()
+            with current(state.record):
+                table.data[user] = value
+            key_bytes, _ = topic.prepare_key(user, table.key_serializer)
+            value_bytes, _ = topic.prepare_value(value, table.value_serializer)
+            records.append((state.record.message.partition, key_bytes, value_bytes))
+        return records
+
+    def persisted(self, offsets: dict[int, int]) -> None:
+        """The changelog holds the entries up to these offsets (by partition)."""
+        topic = self.changelog_topic
+        for partition, offset in offsets.items():
+            self.table.data.set_persisted_offset(TP(topic, partition), offset)

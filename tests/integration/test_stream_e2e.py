@@ -190,10 +190,11 @@ def _scored(kafka: str, topic: str, ids: set[str], timeout_s: float = 120) -> di
 
 
 def test_predictor_outage_degrades_then_recovers(env: Env, new_topic: Callable[..., str]) -> None:
+    """Also: a restarted worker carries on from its state (local store and changelog)."""
     topics = make_topics(new_topic)
     worker = env.worker("a", topics, f"outage-{topics.transactions}").start()
-    events = _live(900, datetime.now(UTC) - timedelta(hours=2), seed=5)
-    phases = [events[:300], events[300:600], events[600:]]
+    events = _live(1200, datetime.now(UTC) - timedelta(hours=2), seed=5)
+    phases = [events[:300], events[300:600], events[600:900], events[900:]]
     try:
         produce(phases[0], env.kafka, topics.transactions)
         before = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in phases[0]})
@@ -205,6 +206,10 @@ def test_predictor_outage_degrades_then_recovers(env: Env, new_topic: Callable[.
         time.sleep(1.5)  # the breaker lets a trial batch through after 1 s
         produce(phases[2], env.kafka, topics.transactions)
         after = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in phases[2]})
+        worker.stop()
+        worker.start()
+        produce(phases[3], env.kafka, topics.transactions)
+        restarted = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in phases[3]})
     finally:
         worker.stop()
         if env.predictor.process is None or env.predictor.process.poll() is not None:
@@ -215,6 +220,21 @@ def test_predictor_outage_degrades_then_recovers(env: Env, new_topic: Callable[.
     last = [after[e["transaction_id"]] for e in phases[2][-100:]]
     assert not any(s["degraded"] for s in last), "scoring returns to the model"
     assert {s["model_version"] for s in last} == {"7"}
+    # After the restart every user's state went on from where it was: features as one process
+    # applying all the events in order computes them.
+    assert len(restarted) == 300
+    _assert_features_as_replayed(events, {**before, **during, **after, **restarted})
+
+
+def _assert_features_as_replayed(events: list[dict[str, Any]], scores: dict[str, Any]) -> None:
+    """Every event's activity features are those one process applying all events in order
+    computes."""
+    expected, rejected = replay(events)
+    assert rejected.empty
+    for row in expected.itertuples(index=False):
+        got = scores[row.transaction_id]["features"]
+        for name in EVENT_FEATURES:
+            assert got[name] == pytest.approx(getattr(row, name), rel=1e-9, abs=1e-9), name
 
 
 def test_second_worker_joins_and_leaves_without_loss_or_repeat(
@@ -270,9 +290,4 @@ def test_second_worker_joins_and_leaves_without_loss_or_repeat(
     }
     # The state moved with the partitions: every event's activity features are those of its
     # user's whole history, as one process applying the events in order computes them.
-    expected, rejected = replay(events)
-    assert rejected.empty
-    for row in expected.itertuples(index=False):
-        got = scores[row.transaction_id]["features"]
-        for name in EVENT_FEATURES:
-            assert got[name] == pytest.approx(getattr(row, name), rel=1e-9, abs=1e-9), name
+    _assert_features_as_replayed(events, scores)
