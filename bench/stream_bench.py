@@ -4,11 +4,13 @@ In one run, on this machine, against the local stack's Kafka and Redis:
 - throughput: N events are produced before one worker starts and drains them (the producer far
   ahead); events/s from the first score record's Kafka timestamp to the last;
 - memory: the worker's resident set (VmRSS) once it holds the state of every user it saw;
-- latency: the worker caught up, new events at a steady 1,000/s for S seconds; per event, the
-  score record's Kafka timestamp minus the transaction record's (both CreateTime, one clock);
+- latency: the worker caught up, new events at a steady R/s (default 1,000, the target's rate)
+  for S seconds; per event, the score record's Kafka timestamp minus the transaction record's
+  (both CreateTime, one clock);
 - baseline: the per-event design the worker replaces (`bench/stream_baseline.py`) on M events.
 
-    python -m bench.stream_bench [--events N --users U --latency-seconds S --baseline-events M]
+    python -m bench.stream_bench [--events N --users U --latency-seconds S --rate R
+                                  --baseline-events M --out FILE]
 
 Needs `fraud stack up` (Kafka, Redis). Starts its own predictor (a test ONNX model), Feast project
 (profiles of all U users written online) and private topics, and removes them at the end; the

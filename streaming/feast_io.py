@@ -42,7 +42,7 @@ from streaming.metrics import FEAST_ERRORS, FEAST_PUSH, FEAST_ROWS, PROFILE_CACH
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 1.0
-PUSH_CHUNK = 200
+PUSH_CHUNK = 50  # rows per write: about 5 ms of the loop, so scoring is not held up long
 _EVENT_COLS = [FEATURE_NAMES.index(n) for n in EVENT_FEATURES]
 Profile = dict[str, float]
 
