@@ -3,25 +3,32 @@
 Generates a month of transactions ending today, prepares features with Spark, loads them into
 Feast, trains and registers a champion, starts the predictor and one stream worker, produces a
 live stream with injected fraud, prints the alerts as they arrive, and stops what it started.
-Every step is the `fraud` command shown in the README, run as a child process.
+Every step is the `fraud` command shown in the README, run as a child process. The stream part
+runs on topics and a consumer group of its own (`DemoRun`), removed at the end, so that a second
+run starts as afresh as the first.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
 from rich.console import Console
 
+from deploy.stack.kafka import create_topics
 from deploy.stack.settings import StackSettings
 from streaming.tail import Alert, alert_line, tail
 
@@ -97,6 +104,7 @@ def run(
           "--epochs", "15")  # fmt: skip
 
     predictor = worker = None
+    run: DemoRun | None = None
     logs = {name: (out / f"{name}.log").open("wb") for name in ("predictor", "worker")}
     try:
         console.rule("[bold]6. Start the predictor and one stream worker[/bold]")
@@ -106,20 +114,22 @@ def run(
         )  # fmt: skip
         _wait(f"http://{stack.host}:{stack.predictor_port}/v2/models/fraud-detector/ready",
               "the predictor", predictor)  # fmt: skip
-        worker_env = {**os.environ, "FRAUD_STREAM_FEATURE_DATA": str(data)}
+        run = DemoRun.new(stack, out)
+        worker_env = {**os.environ, **run.worker_env(), "FRAUD_STREAM_FEATURE_DATA": str(data)}
         worker = subprocess.Popen(  # noqa: S603
             _fraud("stream", "worker"), stdout=logs["worker"], stderr=subprocess.STDOUT,
             env=worker_env,
         )  # fmt: skip
         _wait(f"http://{stack.host}:{stack.worker_web_port}/metrics", "the worker", worker)
-        console.print(f"logs: {out}/predictor.log, {out}/worker.log")
+        console.print(f"logs: {out}/predictor.log, {out}/worker.log; this run's topics: "
+                      f"{', '.join(run.topics.values())}")  # fmt: skip
 
         console.rule(f"[bold]7. Live stream for {seconds} s with injected fraud[/bold]")
         count = int(seconds * rate)
         producer = subprocess.Popen(  # noqa: S603
             _fraud("produce", "--live", "--users", str(users), "--count", str(count), "--rate",
                    str(rate), "--fraud-boost", "10", "--labels-out", str(out / "labels.jsonl"),
-                   "--no-progress"),
+                   "--topic", run.topics["transactions"], "--no-progress"),
         )  # fmt: skip
         alerts: list[Alert] = []
 
@@ -128,7 +138,7 @@ def run(
             console.print(alert_line(alert))
 
         reader = threading.Thread(
-            target=tail, args=(stack.kafka_bootstrap, stack.topic_alerts),
+            target=tail, args=(stack.kafka_bootstrap, run.topics["alerts"]),
             kwargs={"on_alert": show, "idle_timeout_s": 20.0}, daemon=True,
         )  # fmt: skip
         reader.start()
@@ -147,6 +157,57 @@ def run(
         _stop(predictor)
         for log in logs.values():
             log.close()
+        if run is not None:
+            run.remove_topics()
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One demo's own topics, consumer group and worker state, so that a run starts afresh.
+
+    The live generator starts at the current time; a worker that kept the users' state of an
+    earlier run (whose simulated days ran ahead) would dead-letter most events as too late.
+    """
+
+    stack: StackSettings
+    app_id: str
+    data_dir: Path
+    topics: dict[str, str]  # role -> this run's topic
+
+    @classmethod
+    def new(cls, stack: StackSettings, out: Path) -> DemoRun:
+        run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        keyed = stack.transactions_partitions
+        roles = {"transactions": keyed, "scores": keyed, "alerts": 1, "dlq": 1}
+        topics = {role: f"demo-{run_id}-{role}" for role in roles}
+        admin = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap, client_id="fraud-demo")
+        create_topics(admin, {topics[role]: n for role, n in roles.items()})
+        data_dir = out / "stream"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        return cls(stack, f"fraud-demo-{run_id}", data_dir, topics)
+
+    def worker_env(self) -> dict[str, str]:
+        return {
+            "FRAUD_STREAM_APP_ID": self.app_id,
+            "FRAUD_STREAM_DATA_DIR": str(self.data_dir),
+            **{f"FRAUD_STREAM_TOPIC_{role.upper()}": t for role, t in self.topics.items()},
+        }
+
+    def remove_topics(self) -> None:
+        """This run's topics and its worker's changelog; the logs in `out` stay."""
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.stack.kafka_bootstrap, client_id="fraud-demo"
+        )
+        try:
+            ours = [
+                t for t in admin.list_topics() if t.startswith((*self.topics.values(), self.app_id))
+            ]
+            if ours:
+                admin.delete_topics(ours)
+        except KafkaError as exc:
+            console.print(f"[yellow]could not remove the demo's topics: {exc!r}[/yellow]")
+        finally:
+            admin.close()
 
 
 def _labels(path: Path) -> dict[str, bool]:

@@ -169,22 +169,7 @@ class KafkaService(Service):
             admin.close()
 
     def after_start(self) -> None:
-        admin = self._admin()
-        try:
-            existing = set(admin.list_topics())
-            missing = [
-                NewTopic(name, num_partitions=partitions, replication_factor=1)
-                for name, partitions in self.settings.topics.items()
-                if name not in existing
-            ]
-            if missing:
-                try:
-                    admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass
-                log.info("created topics %s", ", ".join(t.name for t in missing))
-        finally:
-            admin.close()
+        create_topics(self._admin(), self.settings.topics)
 
     def detail(self) -> str:
         admin = self._admin()
@@ -193,3 +178,22 @@ class KafkaService(Service):
         finally:
             admin.close()
         return f"{len(topics)} topics"
+
+
+def create_topics(admin: KafkaAdminClient, topics: dict[str, int]) -> None:
+    """Create those of `topics` (name -> partitions) that do not exist; closes `admin`."""
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            for name, partitions in topics.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+            log.info("created topics %s", ", ".join(t.name for t in missing))
+    finally:
+        admin.close()
