@@ -133,5 +133,19 @@ def read_topic(
     return records
 
 
+def read_all(bootstrap: str, topic: str) -> list[Any]:
+    """Every record the topic holds now (its end offsets, read to the end however long it takes).
+
+    Reading for a fixed few seconds instead returns part of a large topic on a busy machine.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        total = sum(consumer.end_offsets(tps).values())  # no compaction: offsets start at 0
+    finally:
+        consumer.close()
+    return read_topic(bootstrap, topic, lambda r: len(r) >= total)
+
+
 def values(records: list[Any]) -> list[dict[str, Any]]:
     return [orjson.loads(r.value) for r in records]
