@@ -47,7 +47,7 @@ def build_app(settings: StreamSettings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        producer_linger=0.01,  # the changelog only (streaming/outbox.py writes the rest)
+        producer_linger=0.01,  # Faust's own records only: outbox.py writes scores and changelog
         stream_buffer_maxsize=max(4096, 2 * settings.batch_max),
         Monitor=BatchMonitor,
     )
@@ -139,7 +139,7 @@ def build_app(settings: StreamSettings) -> faust.App:
 
 
 def new_producer(settings: StreamSettings) -> AIOKafkaProducer:
-    """The producer of scores, alerts and dead letters (Faust's own writes the changelog).
+    """The producer of scores, alerts, dead letters and the table's changelog (`outbox.py`).
 
     Acknowledged by every replica and idempotent, so a retried batch is not written twice; a
     batch is closed when the worker submits it, so no linger.

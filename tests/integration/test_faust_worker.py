@@ -98,6 +98,22 @@ def _read_counts(
     return got
 
 
+def _wait_committed(bootstrap: str, group: str, topic: str, records: int) -> None:
+    """Until the group has committed offsets past `records` records of `topic` (commit_interval
+    is 0.5 s, but a busy machine can take longer; a restart before it replays or skips)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            offsets = admin.list_group_offsets(group).get(group, {})
+            if sum(o.offset for tp, o in offsets.items() if tp.topic == topic) >= records:
+                return
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise AssertionError(f"group {group} did not commit {records} records of {topic} in 60 s")
+
+
 def test_table_state_survives_worker_restart(
     worker: tuple[Worker, str, str], kafka_bootstrap: str
 ) -> None:
@@ -114,7 +130,7 @@ def test_table_state_survives_worker_restart(
     assert before[-1] in {("alice", 3), ("bob", 2)}
     assert max(c for k, c in before if k == "alice") == 3
     assert max(c for k, c in before if k == "bob") == 2
-    time.sleep(1.5)  # let the worker commit its offsets (commit_interval=0.5s)
+    _wait_committed(kafka_bootstrap, w.env["COUNTER_APP_ID"], source, 5)
     w.stop()
 
     w.start()
