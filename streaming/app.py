@@ -2,8 +2,9 @@
 
 `build_app(settings)` wires everything and returns the app; `fraud stream worker` runs it as a
 `faust worker` (faust's own `Worker`), so partitions, rebalancing, changelogs, table recovery and
-offset commits are Faust's. One agent instance consumes every assigned partition and scores in
-batches of up to `batch_max` records or `linger_ms`, whichever comes first.
+offset commits are Faust's. The transactions topic's records reach the agent a fetch at a time
+(`intake.py`); it scores them in batches of up to `batch_max` records or `linger_ms`, whichever
+comes first.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import logging
 from typing import Any
 
-import faust
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped, unused-ignore]
 from mode import CrashingSupervisor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from streaming import metrics
 from streaming.batcher import Batcher
 from streaming.feast_io import FeastIO
+from streaming.intake import Intake, ScoringApp
 from streaming.ledger import AlertLedger
 from streaming.monitor import BatchMonitor
 from streaming.pipeline import Pipeline
@@ -33,9 +34,9 @@ TABLE = "user-activity"
 LAG_INTERVAL_S = 5.0
 
 
-def build_app(settings: StreamSettings) -> faust.App:
+def build_app(settings: StreamSettings) -> ScoringApp:
     """The worker's Faust app, configured from `settings`."""
-    app = faust.App(
+    app = ScoringApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
@@ -55,8 +56,9 @@ def build_app(settings: StreamSettings) -> faust.App:
         settings.topic_transactions, key_type=bytes, value_type=bytes,
         key_serializer="raw", value_serializer="raw", partitions=settings.partitions,
     )  # fmt: skip
-    # Keys and values (the dicts of `state.UserState`) are JSON in the changelog.
-    table = app.Table(TABLE, key_type=str, partitions=settings.partitions)
+    # Values are the JSON bytes of `state.UserState`, made and read by `state.py` (bytes: raw).
+    table = app.Table(TABLE, key_type=str, value_type=bytes, partitions=settings.partitions)
+    intake = app.intake = Intake(app, settings.topic_transactions)
     feast = (
         FeastIO.open(
             settings.feature_data,
@@ -83,18 +85,22 @@ def build_app(settings: StreamSettings) -> faust.App:
 
     # A bug in processing stops the worker (for its supervisor to restart from the committed
     # offsets): Faust's default would restart the agent past the batch that failed.
+    # The agent subscribes the topic; its records come from the intake, not the stream.
     @app.agent(source, name="score-transactions", supervisor_strategy=CrashingSupervisor)
     async def score(stream: Any) -> None:
         batcher = Batcher(
-            pipeline.process, settings.batch_max, settings.linger_s,
-            waiting=stream.channel.queue.qsize,
+            pipeline.process, settings.batch_max, settings.linger_s, intake.ack,
+            waiting=intake.waiting,
         )  # fmt: skip
         linger = asyncio.ensure_future(batcher.run_linger())
         try:
-            async for event in stream.noack().events():
-                await batcher.add(event)
+            while True:
+                fetched = asyncio.ensure_future(intake.get())
+                await asyncio.wait({fetched, linger}, return_when=asyncio.FIRST_COMPLETED)
                 if linger.done():
+                    fetched.cancel()
                     linger.result()  # a failed batch: raise it here, to stop the worker
+                await batcher.add(fetched.result())
         finally:
             linger.cancel()
 

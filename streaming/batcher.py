@@ -1,11 +1,10 @@
 """Batches of records by size or linger time, the next one filling while the last is scored.
 
-Faust's `take_events` stops taking records while its caller works on a batch, so when scoring is
-mostly waiting (on the predictor, on Kafka's acknowledgements) the worker sits idle and the next
-batch is only what arrives in one linger period. Here the stream keeps feeding the buffer while
-one batch is in flight; batches are still processed one at a time, in order, so a user's events
-are applied in partition order. Records are acknowledged to Faust (their offsets become
-committable) only after their batch is fully written: a crash repeats work, never skips it.
+The intake keeps feeding the buffer while one batch is in flight (scoring is mostly waiting, on
+the predictor and on Kafka's acknowledgements), so the next batch is what arrived meanwhile, not
+one linger period's worth. Batches are processed one at a time, in order, so a user's events are
+applied in partition order. Records are acknowledged (their offsets become committable) only
+after their batch is fully written: a crash repeats work, never skips it.
 
 A failure in processing is re-raised into the agent, which stops the worker.
 """
@@ -18,34 +17,39 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 Process = Callable[[Sequence[Any]], Awaitable[None]]
+Ack = Callable[[list[Any]], None]
 
 
 class Batcher:
-    """Collects Faust events and runs `process` on batches of them, one batch at a time."""
+    """Collects records and runs `process` on batches of them, one batch at a time."""
 
     def __init__(
-        self, process: Process, max_size: int, linger_s: float,
+        self, process: Process, max_size: int, linger_s: float, ack: Ack,
         waiting: Callable[[], int] = lambda: 0,
     ) -> None:  # fmt: skip
         self.process = process
         self.max_size = max_size
         self.linger_s = linger_s
-        self.waiting = waiting  # records received but not yet added (Faust's stream buffer)
+        self.ack = ack  # called with each batch once it is processed
+        self.waiting = waiting  # records received but not yet added (the intake's queue)
         self._buffer: list[Any] = []
         self._first_at = 0.0
         self._inflight: asyncio.Task[None] | None = None
 
-    async def add(self, event: Any) -> None:
-        """Buffer one event; start a batch when the buffer is full (waiting for the last one)."""
-        if not self._buffer:
-            self._first_at = time.monotonic()
-        self._buffer.append(event)
-        if len(self._buffer) >= self.max_size:
-            await self._wait_inflight()  # back-pressure: one batch in flight, one filling
-            if self._buffer:  # (the linger task may have started it meanwhile)
-                self._start()
-        else:
-            self._raise_if_failed()
+    async def add(self, records: Sequence[Any]) -> None:
+        """Buffer records; start a batch whenever the buffer is full (waiting for the last one)."""
+        rest = list(records)
+        while rest:
+            if not self._buffer:
+                self._first_at = time.monotonic()
+            room = self.max_size - len(self._buffer)
+            self._buffer.extend(rest[:room])
+            rest = rest[room:]
+            if len(self._buffer) >= self.max_size:
+                await self._wait_inflight()  # back-pressure: one batch in flight, one filling
+                if self._buffer:  # (the linger task may have started it meanwhile)
+                    self._start()
+        self._raise_if_failed()
 
     async def run_linger(self) -> None:
         """Forever: start a batch once its first event has waited `linger_s` and none is running."""
@@ -82,8 +86,7 @@ class Batcher:
         if previous is not None:
             await previous  # batches strictly in order, whoever started them
         await self.process(batch)
-        for event in batch:
-            event.ack()
+        self.ack(batch)
 
     async def _wait_inflight(self) -> None:
         if self._inflight is not None:

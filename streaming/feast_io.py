@@ -7,7 +7,9 @@ time and is not older than the view's TTL: the point-in-time rule of the trainin
 
 Activity rows go to the push source in bulk: the stream keeps, per user, the row of the latest
 transaction by event time, and `flush()` pushes them all at once every `push_interval_s`. The
-online view holds one row per user, so a write per event would only overwrite itself.
+online view holds one row per user, so a write per event would only overwrite itself. Under a
+backlog the worker scores faster than a timer's flush gets turns of the loop; past `MAX_PENDING`
+staged users it flushes before taking its next batch, which bounds how far Redis lags.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import struct
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +39,15 @@ from redis.exceptions import RedisError
 from feature_repo.data_sources import PUSH_SOURCE
 from feature_repo.feature_views import ACTIVITY_COLUMNS, PROFILE_VIEW
 from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_STORED
-from predictor.features import values_of
 from streaming.metrics import FEAST_ERRORS, FEAST_PUSH, FEAST_ROWS, PROFILE_CACHE
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 1.0
 PUSH_CHUNK = 50  # rows per write: about 5 ms of the loop, so scoring is not held up long
+PUSH_CHUNK_BEHIND, BEHIND_ROWS = 500, 2_000  # rows per write when more than this many wait
+MAX_PENDING = 10_000  # staged users beyond which the worker pushes before its next batch
+KEY_CACHE_SIZE = 200_000  # users whose Redis key is kept serialised
 _EVENT_COLS = [FEATURE_NAMES.index(n) for n in EVENT_FEATURES]
 Profile = dict[str, float]
 
@@ -78,7 +83,10 @@ class FeastIO:
         self.size = size
         self._cache: OrderedDict[str, tuple[float, Profile | None, float | None]] = OrderedDict()
         self._pending: dict[str, tuple[int, list[float]]] = {}
-        self.writer = ActivityWriter(store, push_views(store))
+        self._flushing = asyncio.Lock()
+        layout = RedisLayout(store)
+        self.reader = ProfileReader(layout, self.view)
+        self.writer = ActivityWriter(layout, push_views(store))
 
     @classmethod
     def open(cls, data_dir: Path, redis_connection: str, project: str, **kwargs: Any) -> FeastIO:
@@ -124,20 +132,14 @@ class FeastIO:
         return cached is not None and now - cached[0] < self.ttl_s
 
     async def _read(self, users: list[str], now: float) -> bool:
-        keys = [
-            EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=u)]) for u in users
-        ]
         try:
             async with asyncio.timeout(READ_TIMEOUT_S):
-                reads = await self.store.provider.online_read_async(
-                    self.store.config, self.view, keys, list(PROFILE_STORED)
-                )
+                reads = await self.reader.read(users)
         except (RedisError, OSError, TimeoutError) as exc:  # down or slow: no profiles this time
             FEAST_ERRORS.labels("profile_read").inc()
             log.warning("profile read failed users=%d error=%r", len(users), exc)
             return False
-        for user, read in zip(users, reads, strict=True):
-            profile, available_s = values_of(read, PROFILE_STORED)
+        for user, (profile, available_s) in zip(users, reads, strict=True):
             self._cache[user] = (now, profile, available_s)
             self._cache.move_to_end(user)
         while len(self._cache) > self.size:
@@ -156,17 +158,32 @@ class FeastIO:
             if held is None or ts_us[i] >= held[0]:
                 pending[user] = (ts_us[i], [*activity[i], float(latitude[i]), float(longitude[i])])
 
+    @property
+    def pending(self) -> int:
+        """Users whose staged row is not pushed yet."""
+        return len(self._pending)
+
     async def flush(self) -> int:
-        """Push the staged rows; on failure they stay staged (newer rows replace them)."""
+        """Push the staged rows; on failure they stay staged (newer rows replace them).
+
+        One flush at a time: two at once could each read a user's event time in Redis before
+        either writes, and the older row would win.
+        """
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
         users = list(pending)
+        # Behind (a backlog): bigger writes, fewer turns of the loop waiting for Redis.
+        chunk = PUSH_CHUNK if len(users) <= BEHIND_ROWS else PUSH_CHUNK_BEHIND
         started = time.perf_counter()
         try:
-            for lo in range(0, len(users), PUSH_CHUNK):  # scoring goes on between chunks
-                chunk = users[lo : lo + PUSH_CHUNK]
-                await self.writer.write(chunk, [pending[u] for u in chunk])
+            for lo in range(0, len(users), chunk):  # scoring goes on between chunks
+                part = users[lo : lo + chunk]
+                await self.writer.write(part, [pending[u] for u in part])
         except (RedisError, OSError, TimeoutError) as exc:  # keep the rows for the next flush
             FEAST_ERRORS.labels("push").inc()
             log.warning("feast push failed rows=%d error=%r", len(users), exc)
@@ -187,43 +204,106 @@ class FeastIO:
             await client.aclose()
 
 
+class RedisLayout:
+    """Feast's Redis online-store layout, computed as its Redis store does, with keys cached.
+
+    A user's hash is the entity key serialised Feast's way plus the project; in it, per view,
+    the murmur3 of `view:feature` holds a serialised `Value` and `_ts:view` the event time.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        config = store.config
+        self.project: bytes = config.project.encode()
+        self.key_version = config.entity_key_serialization_version
+        self.key_ttl_s = getattr(config.online_store, "key_ttl_seconds", None)
+        self._keys: dict[str, bytes] = {}
+
+    def key(self, user: str) -> bytes:
+        key = self._keys.get(user)
+        if key is None:
+            if len(self._keys) >= KEY_CACHE_SIZE:
+                self._keys.clear()
+            entity = EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=user)])
+            key = serialize_entity_key(entity, self.key_version) + self.project
+            self._keys[user] = key
+        return key
+
+    def fields(self, view: Any, columns: Sequence[str]) -> tuple[bytes, list[bytes]]:
+        """The hash fields of the view's event time and of its `columns`."""
+        name = _versioned_fv_name(view, self.store.config)
+        return f"_ts:{name}".encode(), [_mmh3(f"{name}:{c}") for c in columns]
+
+    async def client(self) -> Any:
+        """The online store's own async Redis client."""
+        online = self.store.provider.online_store
+        return await online._get_client_async(self.store.config.online_store)
+
+
+class ProfileReader:
+    """Reads profile rows as Feast's Redis store does, without a proto per value.
+
+    `online_read_async` parses every value into a proto and the caller then takes the floats
+    back out (`predictor.features.values_of`); this reads the same fields and decodes a double
+    directly, falling back to the proto for anything else. The answer per user is what
+    `values_of(online_read_async(...))` gives: None unless every column has a value, and the
+    row's event time in epoch seconds (test_feast_io holds the two equal).
+    """
+
+    def __init__(self, layout: RedisLayout, view: Any) -> None:
+        self.layout = layout
+        self.ts_field, fields = layout.fields(view, PROFILE_STORED)
+        self.fields = [*fields, self.ts_field]
+
+    async def read(self, users: Sequence[str]) -> list[tuple[Profile | None, float | None]]:
+        client = await self.layout.client()
+        async with client.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hmget(self.layout.key(user), self.fields)
+            replies = await pipe.execute()
+        return [_profile(reply) for reply in replies]
+
+
+def _profile(reply: list[bytes | None]) -> tuple[Profile | None, float | None]:
+    *values, ts_bytes = reply
+    profile = {}
+    for name, raw in zip(PROFILE_STORED, values, strict=True):
+        if not raw:
+            return None, None
+        if len(raw) == _DOUBLE_SIZE and raw[:1] == _DOUBLE_TAG:
+            profile[name] = _unpack_double(raw, 1)[0]
+            continue
+        proto = Value.FromString(raw)
+        kind = proto.WhichOneof("val")
+        if kind is None or kind == "null_val":
+            return None, None
+        profile[name] = float(getattr(proto, kind))
+    ts = Timestamp.FromString(ts_bytes) if ts_bytes else Timestamp()
+    at = datetime.fromtimestamp(ts.seconds + ts.nanos / 1_000_000_000.0, tz=UTC)  # as Feast
+    return profile, at.timestamp()
+
+
 class ActivityWriter:
     """Writes activity rows to the online store the way Feast's Redis store does, only faster.
 
     `FeatureStore.push_async` turns a frame into Arrow and then into a proto per value, and the
     Redis store hashes every feature name again for every row: about 300 µs of CPU a row on the
     2-core development machine (200 µs through the provider without the frame), as much as the
-    rest of scoring an event; this writer takes about 100 µs. It keeps Feast's
-    layout (the entity key serialised Feast's way plus the project; per view, the murmur3 of
-    `view:feature` to a serialised `Value`, and `_ts:view` to the event time) and its rule that
-    an older row never replaces a newer one, computing the per-view parts once.
-    tests/integration/test_feast_io.py holds the bytes in Redis equal to what `store.push` writes.
+    rest of scoring an event; this writer takes about 100 µs. It keeps Feast's layout
+    (`RedisLayout`) and its rule that an older row never replaces a newer one, computing the
+    per-view parts once. tests/integration/test_feast_io.py holds the bytes in Redis equal to
+    what `store.push` writes.
     """
 
-    def __init__(self, store: Any, views: list[Any]) -> None:
-        self.store = store
-        config = store.config
-        self.project: bytes = config.project.encode()
-        self.key_version = config.entity_key_serialization_version
-        self.key_ttl_s = getattr(config.online_store, "key_ttl_seconds", None)
-        self.views: list[tuple[bytes, list[bytes]]] = []
-        for view in views:
-            name = _versioned_fv_name(view, config)
-            self.views.append(
-                (f"_ts:{name}".encode(), [_mmh3(f"{name}:{c}") for c in ACTIVITY_COLUMNS])
-            )
-
-    def key(self, user: str) -> bytes:
-        entity = EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=user)])
-        key: bytes = serialize_entity_key(entity, self.key_version)
-        return key + self.project
+    def __init__(self, layout: RedisLayout, views: list[Any]) -> None:
+        self.layout = layout
+        self.views = [layout.fields(view, ACTIVITY_COLUMNS) for view in views]
 
     async def write(self, users: Sequence[str], rows: Sequence[tuple[int, list[float]]]) -> None:
         """Write `(event time in µs, activity columns)` for each user, unless Redis has newer."""
-        client = await self.store.provider.online_store._get_client_async(
-            self.store.config.online_store
-        )
-        keys = [self.key(u) for u in users]
+        client = await self.layout.client()
+        keys = [self.layout.key(u) for u in users]
+        key_ttl_s = self.layout.key_ttl_s
         async with client.pipeline(transaction=False) as pipe:
             for ts_field, _ in self.views:
                 for key in keys:
@@ -241,14 +321,15 @@ class ActivityWriter:
                     for field, x in zip(fields, values, strict=True):
                         mapping[field] = _DOUBLE_TAG + _pack_double(x)
                     pipe.hset(key, mapping=mapping)
-                    if self.key_ttl_s:
-                        pipe.expire(key, self.key_ttl_s)
+                    if key_ttl_s:
+                        pipe.expire(key, key_ttl_s)
             await pipe.execute()
 
 
 # A `Value` holding only `double_val` serialises to its field tag and the 8 bytes of the double;
 # built directly that is a tenth of the cost of a proto per value. Checked on import:
 _DOUBLE_TAG, _pack_double = b"\x29", struct.Struct("<d").pack
+_DOUBLE_SIZE, _unpack_double = 9, struct.Struct("<d").unpack_from
 for _x in (0.0, -1.5, 1e300, float("inf")):
     if Value(double_val=_x).SerializeToString() != _DOUBLE_TAG + _pack_double(_x):
         raise ImportError("Feast's Value proto no longer encodes a double as field 5")

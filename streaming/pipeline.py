@@ -1,6 +1,6 @@
 """One batch of Kafka records, from bytes to scores and alerts: the worker's processing step.
 
-For a batch (in partition order, as `take_events` gives it):
+For a batch of Kafka records (in partition order, as the intake gives them):
 1. decode and validate every record; the invalid ones are dead-lettered;
 2. apply each user's events to that user's activity state, in order (late and repeated
    transactions are dead-lettered; a record already processed before a restart is skipped);
@@ -11,7 +11,7 @@ For a batch (in partition order, as `take_events` gives it):
    alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
    acknowledge all of them;
 6. only then store the new states, locally and in the changelog (waiting for Kafka again), and
-   stage the activity rows for Feast.
+   stage the activity rows for Feast (pushed by a timer, or here when too many are staged).
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
 than losing it, and the ledger keeps a repeat from becoming a second alert.
 """
@@ -32,7 +32,7 @@ from feature_repo.events import Transaction
 from feature_repo.vectors import batch_features
 from streaming import fallback, metrics
 from streaming.decode import Rejected, decode
-from streaming.feast_io import FeastIO
+from streaming.feast_io import MAX_PENDING, FeastIO
 from streaming.ledger import AlertLedger
 from streaming.outbox import Outbox
 from streaming.predictor_client import PredictorClient, PredictorUnavailable
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Accepted:
-    record: Any  # the Faust event
+    message: Any  # the Kafka record (Faust's ConsumerMessage)
     event: Transaction
     activity: Activity
     ts_us: int  # the event's time (computing it from the timestamp costs microseconds)
@@ -72,20 +72,19 @@ class Pipeline:
         self.fresh_partitions |= partitions
 
     async def process(self, records: Sequence[Any]) -> None:
-        """Score one batch of Faust events of the transactions topic (see the module docstring)."""
+        """Score one batch of records of the transactions topic (see the module docstring)."""
         started = time.time()
         if self._outbox is None:
             producer = self.new_producer()
             await producer.start()
             self._outbox = Outbox(producer)
         valid: list[tuple[Any, Transaction]] = []
-        for record in records:
-            msg = record.message
+        for msg in records:
             result = decode(msg.key, msg.value, self.s.max_event_bytes)
             if isinstance(result, Rejected):
                 await self._dead_letter(msg, result)
             else:
-                valid.append((record, result))
+                valid.append((msg, result))
         await self._catch_up(records)
         accepted, updated = await self._apply(valid)
         if accepted:
@@ -94,6 +93,8 @@ class Pipeline:
         await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
         if updated:
             await self._store(updated)
+        if self.feast is not None and self.feast.pending > MAX_PENDING:
+            await self.feast.flush()  # (the timer's flushes fall behind under a backlog)
         metrics.BATCH_SIZE.observe(len(records))
 
     async def _store(self, updated: dict[str, UserState]) -> None:
@@ -111,13 +112,13 @@ class Pipeline:
         self.states.persisted(last)
 
     async def _catch_up(self, records: Sequence[Any]) -> None:
-        fresh = [
-            r.message.timestamp for r in records if r.message.partition in self.fresh_partitions
-        ]
+        if not self.fresh_partitions:
+            return
+        fresh = [r.timestamp for r in records if r.partition in self.fresh_partitions]
         if fresh:
             # The earliest record of a fresh partition here is where its replay starts.
             await self.ledger.catch_up(int(min(fresh) * 1000))
-            self.fresh_partitions -= {r.message.partition for r in records}
+            self.fresh_partitions -= {r.partition for r in records}
 
     async def close(self) -> None:
         """Stop the producer (after the last batch)."""
@@ -152,8 +153,8 @@ class Pipeline:
             state = self.states.get(user, first)
             changed = False
             for i in indices:
-                record, event = valid[i]
-                offset = record.message.offset
+                msg, event = valid[i]
+                offset = msg.offset
                 ts_us = event.epoch_us
                 try:
                     activity = state.activity.apply(
@@ -163,19 +164,19 @@ class Pipeline:
                     )  # fmt: skip
                 except TooLate as exc:
                     reason = f"transaction {event.transaction_id} is too late: {exc}"
-                    await self._dead_letter(record.message, Rejected("too_late", reason))
+                    await self._dead_letter(msg, Rejected("too_late", reason))
                     continue
                 except Duplicate as exc:
                     if offset <= state.offset:
                         metrics.EVENTS.labels("replayed").inc()  # processed before a restart
                     else:
                         reason = f"{exc}: a transaction is scored once; send a new transaction_id"
-                        await self._dead_letter(record.message, Rejected("duplicate", reason))
+                        await self._dead_letter(msg, Rejected("duplicate", reason))
                     continue
                 state.offset = max(state.offset, offset)
-                state.record = record
+                state.message = msg
                 changed = True
-                accepted[i] = _Accepted(record, event, activity, ts_us)
+                accepted[i] = _Accepted(msg, event, activity, ts_us)
             if changed:
                 updated[user] = state
         return [accepted[i] for i in sorted(accepted)], updated
@@ -188,7 +189,7 @@ class Pipeline:
         profiles_ok = True
         if self.feast is not None:
             profiles, profiles_ok = await self.feast.profiles([e.user_id for e in events], event_s)
-        features = batch_features(events, [a.activity for a in accepted], profiles)
+        features = batch_features(events, [a.activity for a in accepted], profiles, ts_us)
         featured = time.time()
         try:
             result = await self.predictor.score(features.astype(np.float32))
@@ -203,28 +204,35 @@ class Pipeline:
             version, threshold = fallback.MODEL_VERSION, fallback.FALLBACK_THRESHOLD
             model_name, degraded = fallback.MODEL_NAME, True
         scored_at = time.time()
+        features_ms = round((featured - started) * 1000, 3)
+        scoring_ms = round((scored_at - featured) * 1000, 3)
         results = [
             Scored(
                 event=a.event,
-                partition=a.record.message.partition,
-                offset=a.record.message.offset,
-                score=float(scores[i]),
+                partition=a.message.partition,
+                offset=a.message.offset,
+                score=score,
                 threshold=threshold,
                 model_name=model_name,
                 model_version=version,
                 degraded=degraded,
-                features=features[i].tolist(),
+                features=row,
                 scored_at_s=scored_at,
                 timings_ms={
-                    "ingest_to_batch": round((started - a.record.message.timestamp) * 1000, 3),
-                    "features": round((featured - started) * 1000, 3),
-                    "scoring": round((scored_at - featured) * 1000, 3),
+                    "ingest_to_batch": round((started - a.message.timestamp) * 1000, 3),
+                    "features": features_ms,
+                    "scoring": scoring_ms,
                 },
             )  # fmt: skip
-            for i, a in enumerate(accepted)
+            for a, score, row in zip(accepted, scores.tolist(), features.tolist(), strict=True)
         ]
+        outbox, topic = self._outbox, self.s.topic_scores
+        assert outbox is not None  # noqa: S101 - made by `process`
+        partitions = await outbox.partitions(topic)  # as `_send`, without a lookup per record
         for r in results:
-            await self._send(self.s.topic_scores, r.partition, r.key, score_record(r))
+            await outbox.add(
+                topic, partitions[r.partition % len(partitions)], r.key, score_record(r)
+            )
         alerts = [i for i, r in enumerate(results) if r.is_alert]
         if alerts:
             await self._alerts(results, alerts, features, reasons)
@@ -280,7 +288,7 @@ class Pipeline:
     ) -> None:  # fmt: skip
         metrics.EVENTS.labels("degraded" if degraded else "scored").inc(len(results))
         scored_by = "rules" if results[0].model_name == fallback.MODEL_NAME else "model"
-        ingested = np.array([a.record.message.timestamp for a in accepted])
+        ingested = np.array([a.message.timestamp for a in accepted])
         metrics.INGEST_TO_SCORE.observe_many(scored_by, np.maximum(scored_at - ingested, 0.0))
         metrics.EVENT_TO_SCORE.observe_many(scored_by, np.maximum(scored_at - event_s, 0.0))
         metrics.SCORES.observe_many(results[0].model_version, scores)

@@ -27,7 +27,7 @@ def alert_id(transaction_id: str) -> str:
     return str(uuid.uuid5(ALERT_NAMESPACE, transaction_id))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every event, and frozen costs a setattr a field
 class Scored:
     """One event's result, before it is written."""
 

@@ -6,7 +6,9 @@ user's entry it makes one of that user's own records the current event: every re
 comes from the same partition (records are keyed by user_id), so the entry lands in the partition
 that owns the user, and moves with it to whichever worker gets that partition.
 
-The entry is a JSON object, so the changelog topic is readable with any Kafka client.
+The entry is a JSON object, so the changelog topic is readable with any Kafka client. The table
+holds it as bytes (orjson, read and written here), so one serialisation serves both the local
+store and the changelog.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 # The context variable behind `faust.streams.current_event()`; Faust has no public setter.
+from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 from faust.types import TP
 
@@ -30,23 +35,34 @@ class UserState:
 
     activity: UserActivityState
     offset: int = -1
-    record: Any = None  # a Faust event of this user in the current batch (for its partition)
+    message: Any = None  # a Kafka record of this user in the current batch (for its partition)
+    key: bytes = b""  # the table's key of the user
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"activity": self.activity.to_dict(), "offset": self.offset}
+    def to_json(self) -> bytes:
+        return orjson.dumps({"activity": self.activity.to_dict(), "offset": self.offset})
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None, record: Any) -> UserState:
+    def from_json(cls, raw: bytes | None, message: Any) -> UserState:
         if not raw:
-            return cls(UserActivityState(), -1, record)
-        data = raw
-        return cls(UserActivityState.from_dict(data["activity"]), int(data["offset"]), record)
+            return cls(UserActivityState(), -1, message)
+        data = orjson.loads(raw)
+        return cls(UserActivityState.from_dict(data["activity"]), int(data["offset"]), message)
+
+
+class _At:
+    """What a Faust table reads from its current event: the Kafka record."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
 
 
 @contextmanager
-def current(record: Any) -> Iterator[None]:
-    """Make `record` Faust's current event for the duration of the block."""
-    token = _current_event.set(weakref.ref(record))
+def current(message: Any) -> Iterator[None]:
+    """Make an event of the Kafka record `message` Faust's current event, for the block."""
+    event = _At(message)
+    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]  # duck-typed
     try:
         yield
     finally:
@@ -54,15 +70,16 @@ def current(record: Any) -> Iterator[None]:
 
 
 class StateStore:
-    """Reads and writes users' entries in a Faust table of JSON values.
+    """Reads and writes users' entries in a Faust table of JSON values (bytes) and RocksDB.
 
     Writes are the table's own, made in bulk: Faust's `table[key] = value` sends one changelog
     record per key through its producer buffer and writes the changelog offset to RocksDB once
     per record, a tenth of the worker's time at a thousand events a second. `put_many` writes
-    the local store (`table.data`, the partition's RocksDB) and returns the changelog records,
-    serialised by the changelog topic exactly as Faust would, for the worker to send in whole
-    batches; `persisted` then records the changelog offsets as Faust's `_on_changelog_sent`
-    does, so that recovery reads the changelog from where the local store stops.
+    the local store (`table.data`, the partition's RocksDB, through its byte-level `_get` and
+    `_set` so a key is serialised once) and returns the changelog records, the same bytes, for
+    the worker to send in whole batches; `persisted` then records the changelog offsets as
+    Faust's `_on_changelog_sent` does, so that recovery reads the changelog from where the local
+    store stops.
     """
 
     def __init__(self, table: Any) -> None:
@@ -73,22 +90,31 @@ class StateStore:
         name: str = self.table.changelog_topic.get_topic_name()
         return name
 
-    def get(self, user: str, record: Any) -> UserState:
-        with current(record):
-            raw = self.table.get(user)
-        return UserState.from_dict(raw, record)
+    def get(self, user: str, message: Any) -> UserState:
+        """The user's entry (a new one if there is none); `message` is one of the user's records."""
+        store = self.table.data
+        key = store._encode_key(user)  # the table's key bytes, as in its changelog
+        with current(message):
+            # One read of the partition's RocksDB (`table.get` reads twice); the memory store
+            # holds keys unserialised.
+            raw = store._get(key) if isinstance(store, SerializedStore) else store.get(user)
+        state = UserState.from_json(raw, message)
+        state.key = key
+        return state
 
     def put_many(self, states: dict[str, UserState]) -> list[tuple[int, bytes, bytes]]:
         """Store the entries locally; their changelog records as (partition, key, value)."""
-        topic, table = self.table.changelog_topic, self.table
+        store = self.table.data
+        serialized = isinstance(store, SerializedStore)
         records = []
         for user, state in states.items():
-            value = state.to_dict()
-            with current(state.record):
-                table.data[user] = value
-            key_bytes, _ = topic.prepare_key(user, table.key_serializer)
-            value_bytes, _ = topic.prepare_value(value, table.value_serializer)
-            records.append((state.record.message.partition, key_bytes, value_bytes))
+            value = state.to_json()
+            with current(state.message):
+                if serialized:
+                    store._set(state.key, value)
+                else:
+                    store[user] = value
+            records.append((state.message.partition, state.key, value))
         return records
 
     def persisted(self, offsets: dict[int, int]) -> None:

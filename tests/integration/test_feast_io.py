@@ -1,4 +1,4 @@
-"""The worker's Feast pushes against real Redis: what `FeastIO.flush` writes, Feast reads back.
+"""The worker's Feast I/O against real Redis: its pushes and profile reads are Feast's own.
 
 The worker writes the push source's rows through the online store itself (no pandas frame); the
 rows must be what `FeatureStore.push` would have written: the same values and event time under
@@ -17,13 +17,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from feast import FeatureStore
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.protos.feast.types.Value_pb2 import Value
 from redis import Redis
 
 from deploy.stack import StackSettings
 from feature_repo.data_sources import PUSH_SOURCE
-from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
-from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES
+from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW, PROFILE_VIEW
+from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_STORED
 from feature_repo.store import apply_definitions, open_store
+from predictor.features import values_of
 from streaming.feast_io import FeastIO
 
 pytestmark = [pytest.mark.redis]
@@ -109,3 +112,45 @@ def test_a_user_staged_twice_pushes_the_later_event(store: FeatureStore) -> None
     assert _flush(io) == 1
     online = _online(store, ["u2"])
     np.testing.assert_allclose([online[n][0] for n in ACTIVITY_COLUMNS], later[0])
+
+
+def test_profile_reads_answer_as_feast_online_read(store: FeatureStore, redis_url: str) -> None:
+    """`ProfileReader` gives what `values_of(online_read_async(...))` gives, user for user."""
+    names = list(PROFILE_STORED)
+    rows = [
+        {"user_id": "full", **{n: float(i) + 0.25 for i, n in enumerate(names)}},
+        {"user_id": "partial", **{n: (None if i == 2 else 1.5) for i, n in enumerate(names)}},
+        {"user_id": "integer", **{n: 2.0 for n in names}},
+    ]
+    frame = pd.DataFrame(rows)
+    frame["event_timestamp"] = [pd.Timestamp(T0 + timedelta(microseconds=i * 7)) for i in range(3)]
+    view = store.get_feature_view(PROFILE_VIEW)
+    store.write_to_online_store(PROFILE_VIEW, frame)
+    io = FeastIO(store, ttl_s=60, size=100)
+    # A value Feast holds as another type than a double: read through the proto.
+    ts_field, fields = io.reader.layout.fields(view, names)
+    client = Redis.from_url(redis_url)
+    try:
+        client.hset(
+            io.reader.layout.key("integer"), fields[0], Value(int64_val=7).SerializeToString()
+        )
+    finally:
+        client.close()
+    users = ["full", "partial", "integer", "nobody"]
+
+    async def read() -> tuple[list[object], list[object]]:
+        try:
+            ours = await io.reader.read(users)
+            keys = [
+                EntityKey(join_keys=["user_id"], entity_values=[Value(string_val=u)]) for u in users
+            ]
+            # (a copy: Feast appends its timestamp field to the list it is given)
+            feasts = await store.provider.online_read_async(store.config, view, keys, list(names))
+            return list(ours), [values_of(r, names) for r in feasts]
+        finally:
+            await io.aclose()
+
+    ours, feasts = asyncio.run(read())
+    assert ours == feasts
+    assert ours[0][0] is not None and ours[2][0] is not None and ours[2][0][names[0]] == 7.0
+    assert ours[1] == (None, None) and ours[3] == (None, None)

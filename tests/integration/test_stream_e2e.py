@@ -193,7 +193,11 @@ def _scored(kafka: str, topic: str, ids: set[str], timeout_s: float = 120) -> di
 def test_predictor_outage_degrades_then_recovers(env: Env, new_topic: Callable[..., str]) -> None:
     """Also: a restarted worker carries on from its state (local store and changelog)."""
     topics = make_topics(new_topic)
-    worker = env.worker("a", topics, f"outage-{topics.transactions}").start()
+    # Batches of 50, so the 300 events of the outage are several failed batches: the breaker
+    # opens after `breaker_failures` of them in a row (a whole fetch would be one batch).
+    worker = env.worker(
+        "a", topics, f"outage-{topics.transactions}", FRAUD_STREAM_BATCH_MAX="50"
+    ).start()
     events = _live(1200, datetime.now(UTC) - timedelta(hours=2), seed=5)
     phases = [events[:300], events[300:600], events[600:900], events[900:]]
     try:
