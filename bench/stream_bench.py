@@ -185,6 +185,8 @@ class Scores:
     """What the score records of one phase say."""
 
     first_ts: dict[str, int] = field(default_factory=dict)  # transaction id: its first, ms
+    # transaction id: (batch start less CreateTime, features, scoring, append less scored_at), ms
+    stages: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     records: int = 0
     degraded: int = 0
     with_profile: int = 0
@@ -193,6 +195,11 @@ class Scores:
         value = orjson.loads(record.value)
         tid, ts = value["transaction_id"], record.timestamp
         self.first_ts[tid] = min(ts, self.first_ts.get(tid, ts))
+        t = value["timings_ms"]
+        scored_at_ms = datetime.fromisoformat(value["scored_at"]).timestamp() * 1000
+        self.stages.setdefault(
+            tid, (t["ingest_to_batch"], t["features"], t["scoring"], ts - scored_at_ms)
+        )
         self.records += 1
         self.degraded += bool(value["degraded"])
         self.with_profile += value["features"]["has_profile"] == 1.0
@@ -207,6 +214,16 @@ class Scores:
             f"{self.degraded:,} degraded, {self.with_profile / max(self.records, 1):.1%} with a "
             "profile"
         )
+
+
+def gc_pauses(worker: WorkerProcess) -> list[tuple[float, float, float]]:
+    """Per generation: collections so far, their total seconds, how many took over 25 ms."""
+    name, out = "fraud_stream_gc_pause_seconds", []
+    for g in range(3):
+        count = worker.metric(f"{name}_count", f'generation="{g}"')
+        quick = worker.metric(f"{name}_bucket", f'generation="{g}",le="0.025"')
+        out.append((count, worker.metric(f"{name}_sum", f'generation="{g}"'), count - quick))
+    return out
 
 
 def counters(worker: WorkerProcess) -> dict[str, float]:
@@ -335,12 +352,14 @@ def latency(
     """New events at `rate` to the caught-up worker; per event, its score's Kafka time less its."""
     tx_start = read_topic(bootstrap, topics.transactions, None)
     taken = sum(counters(worker).values())
+    gc_before = gc_pauses(worker)
     with bar(f"produce {rate:,.0f} events/s", len(steady)) as advance:
         sent = produce(steady, bootstrap, topics.transactions, rate, advance)
     total = int(taken) + len(steady)
     wait_processed(worker, total, "worker scores them", 120 + len(steady) / 50)
     assert worker.process is not None  # noqa: S101 - started by throughput()
     rss, peak = memory_mib(worker.process.pid)
+    gc_after = gc_pauses(worker)
     produced: dict[str, int] = {}
 
     def sent_at(record: Any) -> None:
@@ -357,6 +376,25 @@ def latency(
         "max": float(ms.max()),
     }  # fmt: skip
     missing = sum(t not in scored.first_ts for t in produced)
+    stages = np.array([scored.stages[t] for t, at in produced.items()
+                       if at >= cut and t in scored.stages], dtype=np.float64)  # fmt: skip
+    names = ("waiting (batch start less CreateTime)", "features", "scoring", "writing (append "
+             "time less scored_at; includes the alerts' reasons)")  # fmt: skip
+    p50, p99 = np.percentile(stages, 50, axis=0), np.percentile(stages, 99, axis=0)
+    result.notes.append(
+        "Latency by stage, p50 / p99 (ms): "
+        + "; ".join(f"{n} {a:,.1f} / {b:,.1f}" for n, a, b in zip(names, p50, p99, strict=True))
+        + "."
+    )
+    result.notes.append(
+        "Python garbage collections in the latency phase (generation: count, total ms, over "
+        "25 ms): "
+        + "; ".join(
+            f"{g}: {a[0] - b[0]:,.0f}, {(a[1] - b[1]) * 1000:,.0f}, {a[2] - b[2]:,.0f}"
+            for g, (b, a) in enumerate(zip(gc_before, gc_after, strict=True))
+        )
+        + "."
+    )
     result.notes += [
         f"Latency phase: {sent.sent:,} events sent at {sent.rate:,.0f}/s over {sent.seconds:.1f} "
         f"s; {scored}; {missing} events without a score record; the first {WARM_UP_S:.0f} s of "

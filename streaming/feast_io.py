@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import hiredis
 import numpy as np
 import numpy.typing as npt
+import redis.asyncio as aioredis
 from feast.data_source import PushSource
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import _mmh3
@@ -84,7 +86,7 @@ class FeastIO:
         self._cache: OrderedDict[str, tuple[float, Profile | None, float | None]] = OrderedDict()
         self._pending: dict[str, tuple[int, list[float]]] = {}
         self._flushing = asyncio.Lock()
-        layout = RedisLayout(store)
+        layout = self.layout = RedisLayout(store)
         self.reader = ProfileReader(layout, self.view)
         self.writer = ActivityWriter(layout, push_views(store))
 
@@ -195,7 +197,8 @@ class FeastIO:
         return len(users)
 
     async def aclose(self) -> None:
-        """Close the online store's async Redis client (Feast's own `close()` leaves it open)."""
+        """Close the Redis clients (Feast's own `close()` leaves its async client open)."""
+        await self.layout.aclose()
         await self.store.close()
         online = self.store.provider.online_store
         client = getattr(online, "_client_async", None)
@@ -218,6 +221,7 @@ class RedisLayout:
         self.key_version = config.entity_key_serialization_version
         self.key_ttl_s = getattr(config.online_store, "key_ttl_seconds", None)
         self._keys: dict[str, bytes] = {}
+        self._client: Any = None
 
     def key(self, user: str) -> bytes:
         key = self._keys.get(user)
@@ -235,9 +239,45 @@ class RedisLayout:
         return f"_ts:{name}".encode(), [_mmh3(f"{name}:{c}") for c in columns]
 
     async def client(self) -> Any:
-        """The online store's own async Redis client."""
+        """An async Redis client to the online store, packing commands with hiredis.
+
+        redis-py's asyncio connections pack commands in Python, argument by argument: a tenth
+        of the worker's time when it pushes thousands of rows a second. This client connects as
+        Feast's own does (its connection settings), only packing with hiredis's C packer; any
+        other kind of connection (TLS, a cluster) uses Feast's client as it is.
+        """
+        if self._client is None:
+            online = self.store.provider.online_store
+            feasts = await online._get_client_async(self.store.config.online_store)
+            pool: Any = getattr(feasts, "connection_pool", None)
+            if type(feasts) is aioredis.Redis and pool.connection_class is aioredis.Connection:
+                self._client = aioredis.Redis.from_pool(  # (closes the pool with it)
+                    aioredis.ConnectionPool(
+                        connection_class=_HiredisPacking, **pool.connection_kwargs
+                    )
+                )
+            else:
+                self._client = feasts
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client made by `client()` (Feast's own is closed by `FeastIO.aclose`)."""
+        client, self._client = self._client, None
         online = self.store.provider.online_store
-        return await online._get_client_async(self.store.config.online_store)
+        if client is not None and client is not getattr(online, "_client_async", None):
+            await client.aclose()
+
+
+class _HiredisPacking(aioredis.Connection):
+    """redis-py's asyncio connection, packing commands with hiredis (as its sync client can)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        # Split a command name holding its subcommand ('CLIENT SETINFO'), as redis-py does.
+        if isinstance(args[0], str):
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        return [hiredis.pack_command(args)]
 
 
 class ProfileReader:

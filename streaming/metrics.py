@@ -104,3 +104,7 @@ PROFILE_CACHE = Counter(
     "fraud_stream_profile_cache_total", "Profile lookups by result (hit or miss).", ["result"],
     registry=REGISTRY,
 )  # fmt: skip
+GC_PAUSE = Histogram(
+    "fraud_stream_gc_pause_seconds", "Python garbage collections (scoring stops meanwhile).",
+    ["generation"], buckets=LATENCY_BUCKETS, registry=REGISTRY,
+)  # fmt: skip

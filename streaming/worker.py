@@ -8,12 +8,14 @@ here override the few one changes per run. Start a second worker with another `-
 from __future__ import annotations
 
 import gc
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
+from streaming.metrics import GC_PAUSE
 from streaming.settings import StreamSettings
 
 GC_THRESHOLD_0 = 50_000  # allocations between young collections (CPython's default: 700)
@@ -78,3 +80,17 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD_0, 20, 20)
+    gc.callbacks.append(_time_collections)
+
+
+_gc_started = 0.0
+
+
+def _time_collections(phase: str, info: dict[str, int]) -> None:
+    """Observe each collection's pause in `fraud_stream_gc_pause_seconds`."""
+    global _gc_started  # noqa: PLW0603 - the start of the collection in progress
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        pause = time.perf_counter() - _gc_started
+        GC_PAUSE.labels(str(info["generation"])).observe(pause)
