@@ -380,6 +380,13 @@ def latency(
                        if at >= cut and t in scored.stages], dtype=np.float64)  # fmt: skip
     names = ("waiting (batch start less CreateTime)", "features", "scoring", "writing (append "
              "time less scored_at; includes the alerts' reasons)")  # fmt: skip
+    sent_ms = np.array([at for t, at in produced.items() if at >= cut and t in scored.first_ts])
+    window = ((sent_ms - sent_ms.min()) // 5000).astype(int)
+    result.notes.append(
+        "Latency p99 by 5 s of sending (ms): "
+        + ", ".join(f"{np.percentile(ms[window == w], 99):,.0f}" for w in np.unique(window))
+        + "."
+    )
     p50, p99 = np.percentile(stages, 50, axis=0), np.percentile(stages, 99, axis=0)
     result.notes.append(
         "Latency by stage, p50 / p99 (ms): "

@@ -8,6 +8,7 @@ here override the few one changes per run. Start a second worker with another `-
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,9 @@ from streaming.metrics import GC_PAUSE
 from streaming.settings import StreamSettings
 
 GC_THRESHOLD_0 = 50_000  # allocations between young collections (CPython's default: 700)
+
+LONG_GC_PAUSE_S = 0.025
+log = logging.getLogger(__name__)
 
 app = typer.Typer(help="The stream scorer (Faust).", no_args_is_help=True)
 
@@ -94,3 +98,9 @@ def _time_collections(phase: str, info: dict[str, int]) -> None:
     else:
         pause = time.perf_counter() - _gc_started
         GC_PAUSE.labels(str(info["generation"])).observe(pause)
+        if pause > LONG_GC_PAUSE_S:
+            log.info(
+                "long garbage collection generation=%d collected=%d uncollectable=%d ms=%.0f "
+                "tracked=%s", info["generation"], info["collected"], info["uncollectable"],
+                pause * 1000, [len(gc.get_objects(g)) for g in range(3)],
+            )  # fmt: skip
