@@ -31,7 +31,7 @@ class Batcher:
         self.max_size = max_size
         self.linger_s = linger_s
         self.ack = ack  # called with each batch once it is processed
-        self.waiting = waiting  # records received but not yet added (the intake's queue)
+        self.waiting = waiting  # > 0: records received but not yet added (the intake's queue)
         self._buffer: list[Any] = []
         self._first_at = 0.0
         self._inflight: asyncio.Task[None] | None = None

@@ -46,6 +46,8 @@ from streaming.metrics import FEAST_ERRORS, FEAST_PUSH, FEAST_ROWS, PROFILE_CACH
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 1.0
+PUSH_TIMEOUT_S = 2.0  # per write of a chunk
+FAILED_PUSH_PAUSE_S = 5.0  # after a failed push, leave pushing to the timer this long
 PUSH_CHUNK = 50  # rows per write: about 5 ms of the loop, so scoring is not held up long
 PUSH_CHUNK_BEHIND, BEHIND_ROWS = 500, 2_000  # rows per write when more than this many wait
 MAX_PENDING = 10_000  # staged users beyond which the worker pushes before its next batch
@@ -86,6 +88,7 @@ class FeastIO:
         self._cache: OrderedDict[str, tuple[float, Profile | None, float | None]] = OrderedDict()
         self._pending: dict[str, tuple[int, list[float]]] = {}
         self._flushing = asyncio.Lock()
+        self._failed_at = -float("inf")  # monotonic time of the last failed push
         layout = self.layout = RedisLayout(store)
         self.reader = ProfileReader(layout, self.view)
         self.writer = ActivityWriter(layout, push_views(store))
@@ -161,9 +164,12 @@ class FeastIO:
                 pending[user] = (ts_us[i], [*activity[i], float(latitude[i]), float(longitude[i])])
 
     @property
-    def pending(self) -> int:
-        """Users whose staged row is not pushed yet."""
-        return len(self._pending)
+    def behind(self) -> bool:
+        """Too many rows wait: push before the next batch (unless a push failed just now)."""
+        return (
+            len(self._pending) > MAX_PENDING
+            and time.monotonic() - self._failed_at > FAILED_PUSH_PAUSE_S
+        )
 
     async def flush(self) -> int:
         """Push the staged rows; on failure they stay staged (newer rows replace them).
@@ -185,8 +191,10 @@ class FeastIO:
         try:
             for lo in range(0, len(users), chunk):  # scoring goes on between chunks
                 part = users[lo : lo + chunk]
-                await self.writer.write(part, [pending[u] for u in part])
+                async with asyncio.timeout(PUSH_TIMEOUT_S):
+                    await self.writer.write(part, [pending[u] for u in part])
         except (RedisError, OSError, TimeoutError) as exc:  # keep the rows for the next flush
+            self._failed_at = time.monotonic()
             FEAST_ERRORS.labels("push").inc()
             log.warning("feast push failed rows=%d error=%r", len(users), exc)
             for user, row in pending.items():

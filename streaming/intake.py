@@ -34,21 +34,18 @@ class Intake:
         self.app = app
         self.topic = topic
         self.queue = app.FlowControlQueue(maxsize=QUEUE_FETCHES, clear_on_resume=True)
-        self._records = 0
 
     def waiting(self) -> int:
-        """How many records wait on the queue (fetched, not yet taken)."""
-        return self._records
+        """How many fetched lists wait on the queue (Faust's flow control may clear it)."""
+        return self.queue.qsize()
 
     async def put(self, messages: list[Any]) -> None:
         await self.queue.put(messages)
-        self._records += len(messages)
 
     async def get(self) -> list[Any]:
         """The next list of records fetched in the consumer's current generation."""
         while True:
             messages: list[Any] = await self.queue.get()
-            self._records = max(self._records - len(messages), 0)
             if messages[0].generation_id == self.app.consumer_generation_id:
                 return messages
             # Fetched before a rebalance: the partition may be another worker's now.

@@ -32,7 +32,7 @@ from feature_repo.events import Transaction
 from feature_repo.vectors import batch_features
 from streaming import fallback, metrics
 from streaming.decode import Rejected, decode
-from streaming.feast_io import MAX_PENDING, FeastIO
+from streaming.feast_io import FeastIO
 from streaming.ledger import AlertLedger
 from streaming.outbox import Outbox
 from streaming.predictor_client import PredictorClient, PredictorUnavailable
@@ -93,7 +93,7 @@ class Pipeline:
         await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
         if updated:
             await self._store(updated)
-        if self.feast is not None and self.feast.pending > MAX_PENDING:
+        if self.feast is not None and self.feast.behind:
             await self.feast.flush()  # (the timer's flushes fall behind under a backlog)
         metrics.BATCH_SIZE.observe(len(records))
 

@@ -20,6 +20,7 @@ from feast import FeatureStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from deploy.stack import StackSettings
 from feature_repo.data_sources import PUSH_SOURCE
@@ -27,6 +28,7 @@ from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW, PROFILE_
 from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_STORED
 from feature_repo.store import apply_definitions, open_store
 from predictor.features import values_of
+from streaming import feast_io
 from streaming.feast_io import FeastIO
 
 pytestmark = [pytest.mark.redis]
@@ -154,3 +156,26 @@ def test_profile_reads_answer_as_feast_online_read(store: FeatureStore, redis_ur
     assert ours == feasts
     assert ours[0][0] is not None and ours[2][0] is not None and ours[2][0][names[0]] == 7.0
     assert ours[1] == (None, None) and ours[3] == (None, None)
+
+
+def test_a_backlog_of_rows_is_pushed_inline_unless_a_push_just_failed(
+    store: FeatureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feast_io, "MAX_PENDING", 2)
+    io = FeastIO(store, ttl_s=60, size=100)
+    _stage(io, ["a", "b"], [T0, T0], seed=6)
+    assert not io.behind  # 2 rows wait: not more than MAX_PENDING
+    _stage(io, ["c"], [T0], seed=7)
+    assert io.behind
+
+    async def refused(*_: object) -> None:
+        raise RedisConnectionError("Redis refused the connection")
+
+    healthy = io.writer.write
+    monkeypatch.setattr(io.writer, "write", refused)
+    assert _flush(io) == 0  # failed: the rows stay staged, and the worker stops waiting on Redis
+    assert not io.behind
+    monkeypatch.setattr(feast_io, "FAILED_PUSH_PAUSE_S", 0.0)
+    assert io.behind  # the pause is over: push before the next batch again
+    monkeypatch.setattr(io.writer, "write", healthy)
+    assert _flush(io) == 3 and not io.behind
