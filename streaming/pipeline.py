@@ -226,13 +226,8 @@ class Pipeline:
             )  # fmt: skip
             for a, score, row in zip(accepted, scores.tolist(), features.tolist(), strict=True)
         ]
-        outbox, topic = self._outbox, self.s.topic_scores
-        assert outbox is not None  # noqa: S101 - made by `process`
-        partitions = await outbox.partitions(topic)  # as `_send`, without a lookup per record
         for r in results:
-            await outbox.add(
-                topic, partitions[r.partition % len(partitions)], r.key, score_record(r)
-            )
+            await self._send(self.s.topic_scores, r.partition, r.key, score_record(r))
         alerts = [i for i, r in enumerate(results) if r.is_alert]
         if alerts:
             await self._alerts(results, alerts, features, reasons)

@@ -100,7 +100,6 @@ def _time_collections(phase: str, info: dict[str, int]) -> None:
         GC_PAUSE.labels(str(info["generation"])).observe(pause)
         if pause > LONG_GC_PAUSE_S:
             log.info(
-                "long garbage collection generation=%d collected=%d uncollectable=%d ms=%.0f "
-                "tracked=%s", info["generation"], info["collected"], info["uncollectable"],
-                pause * 1000, [len(gc.get_objects(g)) for g in range(3)],
+                "long garbage collection generation=%d collected=%d uncollectable=%d ms=%.0f",
+                info["generation"], info["collected"], info["uncollectable"], pause * 1000,
             )  # fmt: skip
