@@ -107,6 +107,19 @@ def test_an_older_row_does_not_replace_a_newer_one(store: FeatureStore) -> None:
     np.testing.assert_allclose([online[n][0] for n in ACTIVITY_COLUMNS], newer[0])
 
 
+def test_event_times_are_compared_to_the_microsecond_in_one_write(store: FeatureStore) -> None:
+    """Rows of one write, each against what Redis holds: only a strictly later event replaces."""
+    io = FeastIO(store, ttl_s=60, size=100)
+    users, us = ["later", "same", "earlier"], timedelta(microseconds=1)
+    held = _stage(io, users, [T0, T0, T0], seed=6)
+    _flush(io)
+    new = _stage(io, users, [T0 + us, T0, T0 - us], seed=7)
+    assert _flush(io) == 3  # staged and sent; Redis decides per row
+    online = _online(store, users)
+    got = np.array([[online[n][i] for n in ACTIVITY_COLUMNS] for i in range(3)])
+    np.testing.assert_allclose(got, [new[0], held[1], held[2]])
+
+
 def test_a_user_staged_twice_pushes_the_later_event(store: FeatureStore) -> None:
     io = FeastIO(store, ttl_s=60, size=100)
     later = _stage(io, ["u2"], [T0 + timedelta(seconds=30)], seed=4)
