@@ -74,10 +74,14 @@ class Outbox:
             size = len(value or b"") + len(key or b"")
             raise ValueError(f"a record of {size} bytes does not fit in a Kafka batch")
 
-    async def submit(self) -> list[Sent]:
-        """Send every open batch; every batch sent since the last call (a future and a count)."""
+    async def send_open(self) -> None:
+        """Send every open batch now (the next `submit()` returns them with the rest)."""
         for topic, partition in list(self._open):
             await self._submit(topic, partition)
+
+    async def submit(self) -> list[Sent]:
+        """Send every open batch; every batch sent since the last call (a future and a count)."""
+        await self.send_open()
         submitted, self._submitted = self._submitted, []
         return submitted
 

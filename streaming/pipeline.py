@@ -248,6 +248,8 @@ class Pipeline:
         if not rows:
             return
         if reasons is None:  # the model scored: ask it why, for the alerting rows only
+            assert self._outbox is not None  # noqa: S101 - made by `process`
+            await self._outbox.send_open()  # Kafka takes the score records meanwhile
             reasons = [[] for _ in results]
             try:
                 explained = await self.predictor.score(

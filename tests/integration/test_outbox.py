@@ -64,3 +64,30 @@ def test_records_span_many_batches_in_order_with_headers(
             str(i).encode() for i in range(per_partition)
         ]
     assert _read(kafka_bootstrap, topic, 1) == []
+
+
+def test_batches_sent_early_are_returned_by_the_next_submit(
+    kafka_bootstrap: str, new_topic: Callable[..., str]
+) -> None:
+    """`send_open` sends now (the worker does so before asking for alerts' reasons); the next
+    `submit` returns those batches with its own, so the batch waits for all of them."""
+    topic = new_topic("outbox-early", partitions=1)
+
+    async def send() -> tuple[list[int], bool]:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            outbox = Outbox(producer)
+            await outbox.add(topic, 0, b"k", b"early")
+            await outbox.send_open()
+            await outbox.add(topic, 0, b"k", b"late")
+            sent = await outbox.submit()
+            await asyncio.gather(*(s.future for s in sent))
+            return [s.records for s in sent], await outbox.submit() == []
+        finally:
+            await producer.stop()
+
+    batches, emptied = asyncio.run(send())
+    assert batches == [1, 1]
+    assert emptied
+    assert [r.value for r in _read(kafka_bootstrap, topic, 0)] == [b"early", b"late"]
