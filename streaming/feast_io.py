@@ -225,6 +225,13 @@ class RedisLayout:
     def __init__(self, store: Any) -> None:
         self.store = store
         config = store.config
+        if getattr(config.online_store, "redis_type", None) == "redis_cluster":
+            # The reader and writer run one Lua call over many users' hashes, and a cluster
+            # takes such a call only when all its keys share one hash slot.
+            raise ValueError(
+                "the stream worker reads and writes Feast's Redis with multi-key scripts, which "
+                "a Redis Cluster refuses: point the online store at a single Redis (or Sentinel)"
+            )
         self.project: bytes = config.project.encode()
         self.key_version = config.entity_key_serialization_version
         self.key_ttl_s = getattr(config.online_store, "key_ttl_seconds", None)
@@ -371,8 +378,8 @@ class ActivityWriter:
     async def write(self, users: Sequence[str], rows: Sequence[tuple[int, bytes]]) -> int:
         """Write `(event time in µs, activity row)` for each user, unless Redis has it or newer.
 
-        A row is the activity columns as little-endian doubles (`activity_rows`). Returns how
-        many rows were written (per view).
+        A row is the activity columns' `Value` bytes (`activity_rows`). Returns how many rows
+        were written, summed over the views.
         """
         client = await self.layout.client()
         if self._script is None or self._script.registered_client is not client:
