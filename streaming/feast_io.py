@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 1.0
 PUSH_TIMEOUT_S = 2.0  # per write of a chunk
 FAILED_PUSH_PAUSE_S = 5.0  # after a failed push, leave pushing to the timer this long
-PUSH_CHUNK = 50  # rows per write: about 5 ms of the loop, so scoring is not held up long
-PUSH_CHUNK_BEHIND, BEHIND_ROWS = 500, 2_000  # rows per write when more than this many wait
+PUSH_CHUNK = 50  # rows per script call: about 1 ms of Redis, so profile reads wait little
+PUSH_CHUNK_BEHIND, BEHIND_ROWS = 500, 2_000  # rows per call when more than this many wait
 MAX_PENDING = 10_000  # staged users beyond which the worker pushes before its next batch
 KEY_CACHE_SIZE = 200_000  # users whose Redis key is kept serialised
 _EVENT_COLS = [FEATURE_NAMES.index(n) for n in EVENT_FEATURES]
@@ -237,6 +237,7 @@ class RedisLayout:
         self.key_ttl_s = getattr(config.online_store, "key_ttl_seconds", None)
         self._keys: dict[str, bytes] = {}
         self._client: Any = None
+        self._scripts: dict[str, Any] = {}  # Lua source: redis-py's script on `_client`
 
     def key(self, user: str) -> bytes:
         key = self._keys.get(user)
@@ -275,6 +276,14 @@ class RedisLayout:
                 self._client = feasts
         return self._client
 
+    async def run(self, script: str, keys: list[bytes], args: Sequence[Any]) -> Any:
+        """Run a Lua script on the online store (EVALSHA, loading it when Redis lacks it)."""
+        client = await self.client()
+        registered = self._scripts.get(script)
+        if registered is None or registered.registered_client is not client:
+            registered = self._scripts[script] = client.register_script(script)
+        return await registered(keys=keys, args=args)
+
     async def aclose(self) -> None:
         """Close the client made by `client()` (Feast's own is closed by `FeastIO.aclose`)."""
         client, self._client = self._client, None
@@ -312,14 +321,10 @@ class ProfileReader:
         self.layout = layout
         self.ts_field, fields = layout.fields(view, PROFILE_STORED)
         self.fields = [*fields, self.ts_field]
-        self._script: Any = None
 
     async def read(self, users: Sequence[str]) -> list[tuple[Profile | None, float | None]]:
-        client = await self.layout.client()
-        if self._script is None or self._script.registered_client is not client:
-            self._script = client.register_script(_READ_ROWS)
         keys = [self.layout.key(u) for u in users]
-        replies = await self._script(keys=keys, args=self.fields)
+        replies = await self.layout.run(_READ_ROWS, keys, self.fields)
         return [_profile(reply) for reply in replies]
 
 
@@ -360,7 +365,7 @@ class ActivityWriter:
     but runs them in Redis: one Lua script call per chunk of rows (`_WRITE_ROWS`) reads each
     row's stored event time and writes the row only if it is newer, so a chunk is one round
     trip rather than two pipelines of a command per row, and the rows' values travel as one
-    string of doubles that the script cuts into Feast's `Value` bytes.
+    string of Feast's `Value` bytes (built by numpy, `activity_rows`) that the script cuts up.
     tests/integration/test_feast_io.py holds the bytes in Redis equal to what `store.push`
     writes.
     """
@@ -368,12 +373,13 @@ class ActivityWriter:
     def __init__(self, layout: RedisLayout, views: list[Any]) -> None:
         self.layout = layout
         self.views = [layout.fields(view, ACTIVITY_COLUMNS) for view in views]
-        # The script's fixed arguments: the views' fields and the key TTL.
-        self._head: list[bytes | int] = [len(self.views), layout.key_ttl_s or 0]
-        self._head.append(len(ACTIVITY_COLUMNS))
+        # The script's fixed arguments: the view count, the key TTL, the column count and the
+        # views' fields.
+        self._head: list[bytes | int] = [
+            len(self.views), layout.key_ttl_s or 0, len(ACTIVITY_COLUMNS),
+        ]  # fmt: skip
         for ts_field, fields in self.views:
             self._head += [ts_field, *fields]
-        self._script: Any = None
 
     async def write(self, users: Sequence[str], rows: Sequence[tuple[int, bytes]]) -> int:
         """Write `(event time in µs, activity row)` for each user, unless Redis has it or newer.
@@ -381,16 +387,13 @@ class ActivityWriter:
         A row is the activity columns' `Value` bytes (`activity_rows`). Returns how many rows
         were written, summed over the views.
         """
-        client = await self.layout.client()
-        if self._script is None or self._script.registered_client is not client:
-            self._script = client.register_script(_WRITE_ROWS)  # EVALSHA, loading it if need be
         keys = [self.layout.key(u) for u in users]
         stamps = []
         for ts_us, _ in rows:
             seconds, micros = divmod(ts_us, 1_000_000)
             stamps.append(Timestamp(seconds=seconds, nanos=micros * 1000).SerializeToString())
         values = b"".join(row for _, row in rows)
-        written: int = await self._script(keys=keys, args=[*self._head, *stamps, values])
+        written: int = await self.layout.run(_WRITE_ROWS, keys, [*self._head, *stamps, values])
         return written
 
 
