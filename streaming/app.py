@@ -78,7 +78,8 @@ def build_app(settings: StreamSettings) -> ScoringApp:
     )  # fmt: skip
 
     pipeline = Pipeline(
-        settings, StateStore(table), predictor, feast,
+        settings, StateStore(table, lambda: app.consumer_generation_id, settings.state_cache_size),
+        predictor, feast,
         AlertLedger(settings.kafka_bootstrap, settings.topic_alerts, settings.replay_margin_s),
         lambda: new_producer(settings),
     )  # fmt: skip

@@ -56,6 +56,9 @@ class StreamSettings(BaseSettings):
         600.0, ge=0, description="How long a user's profile is reused (profiles change daily)."
     )
     profile_cache_size: int = Field(200_000, ge=1)
+    state_cache_size: int = Field(
+        100_000, ge=1, description="Users whose parsed state is kept (about 3 KB each)."
+    )
     push_interval_s: float = Field(
         0.5, gt=0, description="How often the latest activity row of each user is pushed to Feast."
     )

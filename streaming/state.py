@@ -14,17 +14,20 @@ store and the changelog.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from faust.stores import rocksdb as faust_rocksdb
+from faust.stores.base import SerializedStore
 
 # The context variable behind `faust.streams.current_event()`; Faust has no public setter.
-from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 from faust.types import TP
+from rocksdict import WriteBatch
 
 from feature_repo.activity import UserActivityState
 
@@ -72,18 +75,29 @@ def current(message: Any) -> Iterator[None]:
 class StateStore:
     """Reads and writes users' entries in a Faust table of JSON values (bytes) and RocksDB.
 
+    Reads go through a cache of parsed entries (the users seen last, up to `cache_size`): a
+    RocksDB read and a JSON parse cost a user more than applying an event does. Every write goes
+    to RocksDB and the changelog as well (`put_many`), so the cache never holds what the store
+    lacks; it is emptied when the consumer's generation changes (a rebalance), since a partition
+    that was away may come back with entries another worker wrote.
+
     Writes are the table's own, made in bulk: Faust's `table[key] = value` sends one changelog
     record per key through its producer buffer and writes the changelog offset to RocksDB once
     per record, a tenth of the worker's time at a thousand events a second. `put_many` writes
-    the local store (`table.data`, the partition's RocksDB, through its byte-level `_get` and
-    `_set` so a key is serialised once) and returns the changelog records, the same bytes, for
-    the worker to send in whole batches; `persisted` then records the changelog offsets as
-    Faust's `_on_changelog_sent` does, so that recovery reads the changelog from where the local
-    store stops.
+    the local store (a RocksDB write batch per partition, the partitions Faust's store opened)
+    and returns the changelog records, the same bytes, for the worker to send in whole batches;
+    `persisted` then records the changelog offsets as Faust's `_on_changelog_sent` does, so that
+    recovery reads the changelog from where the local store stops.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(
+        self, table: Any, generation: Callable[[], int] = lambda: 0, cache_size: int = 100_000
+    ) -> None:
         self.table = table
+        self.generation = generation  # the consumer's generation (it changes on a rebalance)
+        self.cache_size = cache_size
+        self._cache: dict[str, UserState] = {}  # in use order, the latest last
+        self._cached_generation: int | None = None
 
     @property
     def changelog_topic(self) -> str:
@@ -92,12 +106,32 @@ class StateStore:
 
     def get(self, user: str, message: Any) -> UserState:
         """The user's entry (a new one if there is none); `message` is one of the user's records."""
+        cache = self._cache
+        generation = self.generation()
+        if generation != self._cached_generation:
+            cache.clear()
+            self._cached_generation = generation
+        state = cache.pop(user, None)
+        if state is None:
+            state = self._read(user, message)
+            if len(cache) >= self.cache_size:
+                del cache[next(iter(cache))]  # the least recently used
+        cache[user] = state
+        state.message = message
+        return state
+
+    def _read(self, user: str, message: Any) -> UserState:
         store = self.table.data
-        key = store._encode_key(user)  # the table's key bytes, as in its changelog
-        with current(message):
-            # One read of the partition's RocksDB (`table.get` reads twice); the memory store
-            # holds keys unserialised.
-            raw = store._get(key) if isinstance(store, SerializedStore) else store.get(user)
+        if isinstance(store, faust_rocksdb.Store):
+            key = store._encode_key(user)  # the table's key bytes, as in its changelog
+            raw = store._db_for_partition(message.partition).get(key)
+        elif isinstance(store, SerializedStore):
+            key = store._encode_key(user)
+            with current(message):
+                raw = store._get(key)
+        else:  # the memory store holds keys unserialised
+            key = store._encode_key(user)
+            raw = store.get(user)
         state = UserState.from_json(raw, message)
         state.key = key
         return state
@@ -105,16 +139,25 @@ class StateStore:
     def put_many(self, states: dict[str, UserState]) -> list[tuple[int, bytes, bytes]]:
         """Store the entries locally; their changelog records as (partition, key, value)."""
         store = self.table.data
-        serialized = isinstance(store, SerializedStore)
         records = []
-        for user, state in states.items():
-            value = state.to_json()
-            with current(state.message):
-                if serialized:
-                    store._set(state.key, value)
-                else:
-                    store[user] = value
-            records.append((state.message.partition, state.key, value))
+        for state in states.values():
+            records.append((state.message.partition, state.key, state.to_json()))
+        if isinstance(store, faust_rocksdb.Store) and store.use_rocksdict:
+            batches: dict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
+            for partition, key, value in records:
+                batches[partition].put(key, value)
+            for partition, batch in batches.items():
+                store._db_for_partition(partition).write(batch)
+        else:
+            serialized = isinstance(store, SerializedStore)
+            for (user, state), (_, key, value) in zip(states.items(), records, strict=True):
+                with current(state.message):
+                    if serialized:
+                        store._set(key, value)
+                    else:
+                        store[user] = value
+        for state in states.values():
+            state.message = None  # a cached entry keeps no Kafka record
         return records
 
     def persisted(self, offsets: dict[int, int]) -> None:
