@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from feature_repo.spec import ALLOWED_LATENESS, MERCHANT_MEMORY, WINDOW_LONG, WINDOW_SHORT
 
@@ -142,14 +142,34 @@ class UserActivityState:
                 del times[:drop]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able form, for a changelogged table."""
+        """A JSON-able form, for a changelogged table (tuples are JSON arrays).
+
+        It shares the state's lists rather than copying them: serialise it at once.
+        """
         return {
             "max_ts_us": self.max_ts_us,
             "next_rank": self.next_rank,
-            "recent": [list(e) for e in self.recent],
-            "older": list(self.older) if self.older else None,
+            "recent": self.recent,
+            "older": self.older,
             "merchants": self.merchants,
         }
+
+    @classmethod
+    def from_json_form(cls, data: dict[str, Any]) -> UserActivityState:
+        """The state whose `to_dict` was written as JSON, read back from that JSON.
+
+        Its values came back with their types (JSON keeps ints and floats apart), so only the
+        arrays become tuples again; `from_dict` converts and checks every value, at twice the
+        cost, for dicts made by other code.
+        """
+        older = data["older"]
+        return cls(
+            max_ts_us=data["max_ts_us"],
+            next_rank=data["next_rank"],
+            recent=[cast(Any, tuple(e)) for e in data["recent"]],
+            older=cast(Any, tuple(older)) if older else None,
+            merchants=data["merchants"],
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UserActivityState:

@@ -57,7 +57,7 @@ class StreamSettings(BaseSettings):
     )
     profile_cache_size: int = Field(200_000, ge=1)
     state_cache_size: int = Field(
-        100_000, ge=1, description="Users whose parsed state is kept (about 3 KB each)."
+        100_000, ge=1, description="Users whose stored state is cached (about 700 bytes each)."
     )
     push_interval_s: float = Field(
         0.5, gt=0, description="How often the latest activity row of each user is pushed to Feast."

@@ -49,7 +49,7 @@ class UserState:
         if not raw:
             return cls(UserActivityState(), -1, message)
         data = orjson.loads(raw)
-        return cls(UserActivityState.from_dict(data["activity"]), int(data["offset"]), message)
+        return cls(UserActivityState.from_json_form(data["activity"]), data["offset"], message)
 
 
 class _At:
@@ -75,11 +75,14 @@ def current(message: Any) -> Iterator[None]:
 class StateStore:
     """Reads and writes users' entries in a Faust table of JSON values (bytes) and RocksDB.
 
-    Reads go through a cache of parsed entries (the users seen last, up to `cache_size`): a
-    RocksDB read and a JSON parse cost a user more than applying an event does. Every write goes
-    to RocksDB and the changelog as well (`put_many`), so the cache never holds what the store
-    lacks; it is emptied when the consumer's generation changes (a rebalance), since a partition
-    that was away may come back with entries another worker wrote.
+    Reads go through a cache of the stored bytes of the users seen last (up to `cache_size`,
+    about 700 bytes each): a read through Faust's store costs more than parsing the entry. The
+    cache holds bytes, not parsed states, so the cycle collector never walks it (a hundred
+    thousand parsed states are millions of objects, and full collections of them stalled the
+    worker for over a second). Every write goes to RocksDB and the changelog as well
+    (`put_many`), so the cache never holds what the store lacks; it is emptied when the
+    consumer's generation changes (a rebalance), since a partition that was away may come back
+    with entries another worker wrote.
 
     Writes are the table's own, made in bulk: Faust's `table[key] = value` sends one changelog
     record per key through its producer buffer and writes the changelog offset to RocksDB once
@@ -96,7 +99,8 @@ class StateStore:
         self.table = table
         self.generation = generation  # the consumer's generation (it changes on a rebalance)
         self.cache_size = cache_size
-        self._cache: dict[str, UserState] = {}  # in use order, the latest last
+        # user -> (table key, stored value or b"" for none), in use order, the latest last
+        self._cache: dict[str, tuple[bytes, bytes]] = {}
         self._cached_generation: int | None = None
 
     @property
@@ -111,37 +115,39 @@ class StateStore:
         if generation != self._cached_generation:
             cache.clear()
             self._cached_generation = generation
-        state = cache.pop(user, None)
-        if state is None:
-            state = self._read(user, message)
+        entry = cache.pop(user, None)
+        if entry is None:
+            entry = self._read(user, message)
             if len(cache) >= self.cache_size:
                 del cache[next(iter(cache))]  # the least recently used
-        cache[user] = state
-        state.message = message
-        return state
-
-    def _read(self, user: str, message: Any) -> UserState:
-        store = self.table.data
-        if isinstance(store, faust_rocksdb.Store):
-            key = store._encode_key(user)  # the table's key bytes, as in its changelog
-            raw = store._db_for_partition(message.partition).get(key)
-        elif isinstance(store, SerializedStore):
-            key = store._encode_key(user)
-            with current(message):
-                raw = store._get(key)
-        else:  # the memory store holds keys unserialised
-            key = store._encode_key(user)
-            raw = store.get(user)
+        cache[user] = entry
+        key, raw = entry
         state = UserState.from_json(raw, message)
         state.key = key
         return state
 
+    def _read(self, user: str, message: Any) -> tuple[bytes, bytes]:
+        store = self.table.data
+        key = store._encode_key(user)  # the table's key bytes, as in its changelog
+        if isinstance(store, faust_rocksdb.Store):
+            raw = store._db_for_partition(message.partition).get(key)
+        elif isinstance(store, SerializedStore):
+            with current(message):
+                raw = store._get(key)
+        else:  # the memory store holds keys unserialised
+            raw = store.get(user)
+        return key, raw or b""
+
     def put_many(self, states: dict[str, UserState]) -> list[tuple[int, bytes, bytes]]:
         """Store the entries locally; their changelog records as (partition, key, value)."""
         store = self.table.data
+        cache = self._cache
         records = []
-        for state in states.values():
-            records.append((state.message.partition, state.key, state.to_json()))
+        for user, state in states.items():
+            value = state.to_json()
+            records.append((state.message.partition, state.key, value))
+            if user in cache:
+                cache[user] = (state.key, value)
         if isinstance(store, faust_rocksdb.Store) and store.use_rocksdict:
             batches: dict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
             for partition, key, value in records:
@@ -156,8 +162,6 @@ class StateStore:
                         store._set(key, value)
                     else:
                         store[user] = value
-        for state in states.values():
-            state.message = None  # a cached entry keeps no Kafka record
         return records
 
     def persisted(self, offsets: dict[int, int]) -> None:

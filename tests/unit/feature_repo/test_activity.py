@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from feature_repo.activity import Activity, Duplicate, TooLate, UserActivityState
@@ -101,4 +102,8 @@ def test_state_round_trips_through_json_form() -> None:
         apply(state, f"t{i}", T0 + i * 20 * MIN, merchant=f"m{i % 2}")
     copy = UserActivityState.from_dict(state.to_dict())
     assert copy == state
+    stored = UserActivityState.from_json_form(orjson.loads(orjson.dumps(state.to_dict())))
+    assert stored == state
+    types = (int, int, float, float, float, str)
+    assert [tuple(map(type, e)) for e in stored.recent] == [types] * 5
     assert apply(copy, "x", T0 + 2 * HOUR) == apply(state, "x", T0 + 2 * HOUR)
