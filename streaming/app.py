@@ -78,8 +78,7 @@ def build_app(settings: StreamSettings) -> ScoringApp:
     )  # fmt: skip
 
     pipeline = Pipeline(
-        settings, StateStore(table, lambda: app.consumer_generation_id, settings.state_cache_size),
-        predictor, feast,
+        settings, StateStore(table), predictor, feast,
         AlertLedger(settings.kafka_bootstrap, settings.topic_alerts, settings.replay_margin_s),
         lambda: new_producer(settings),
     )  # fmt: skip

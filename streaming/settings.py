@@ -56,9 +56,6 @@ class StreamSettings(BaseSettings):
         600.0, ge=0, description="How long a user's profile is reused (profiles change daily)."
     )
     profile_cache_size: int = Field(200_000, ge=1)
-    state_cache_size: int = Field(
-        100_000, ge=1, description="Users whose stored state is cached (about 700 bytes each)."
-    )
     push_interval_s: float = Field(
         0.5, gt=0, description="How often the latest activity row of each user is pushed to Feast."
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -75,33 +75,19 @@ def current(message: Any) -> Iterator[None]:
 class StateStore:
     """Reads and writes users' entries in a Faust table of JSON values (bytes) and RocksDB.
 
-    Reads go through a cache of the stored bytes of the users seen last (up to `cache_size`,
-    about 700 bytes each): a read through Faust's store costs more than parsing the entry. The
-    cache holds bytes, not parsed states, so the cycle collector never walks it (a hundred
-    thousand parsed states are millions of objects, and full collections of them stalled the
-    worker for over a second). Every write goes to RocksDB and the changelog as well
-    (`put_many`), so the cache never holds what the store lacks; it is emptied when the
-    consumer's generation changes (a rebalance), since a partition that was away may come back
-    with entries another worker wrote.
-
-    Writes are the table's own, made in bulk: Faust's `table[key] = value` sends one changelog
-    record per key through its producer buffer and writes the changelog offset to RocksDB once
-    per record, a tenth of the worker's time at a thousand events a second. `put_many` writes
-    the local store (a RocksDB write batch per partition, the partitions Faust's store opened)
-    and returns the changelog records, the same bytes, for the worker to send in whole batches;
-    `persisted` then records the changelog offsets as Faust's `_on_changelog_sent` does, so that
-    recovery reads the changelog from where the local store stops.
+    An entry is read from its partition's RocksDB directly: Faust's `_get` sets a current event
+    and an LRU key index per key, which cost more than the read. Writes are the table's own,
+    made in bulk: Faust's `table[key] = value` sends one changelog record per key through its
+    producer buffer and writes the changelog offset to RocksDB once per record, a tenth of the
+    worker's time at a thousand events a second. `put_many` writes the local store (a RocksDB
+    write batch per partition, the partitions Faust's store opened) and returns the changelog
+    records, the same bytes, for the worker to send in whole batches; `persisted` then records
+    the changelog offsets as Faust's `_on_changelog_sent` does, so that recovery reads the
+    changelog from where the local store stops.
     """
 
-    def __init__(
-        self, table: Any, generation: Callable[[], int] = lambda: 0, cache_size: int = 100_000
-    ) -> None:
+    def __init__(self, table: Any) -> None:
         self.table = table
-        self.generation = generation  # the consumer's generation (it changes on a rebalance)
-        self.cache_size = cache_size
-        # user -> (table key, stored value or b"" for none), in use order, the latest last
-        self._cache: dict[str, tuple[bytes, bytes]] = {}
-        self._cached_generation: int | None = None
 
     @property
     def changelog_topic(self) -> str:
@@ -110,23 +96,6 @@ class StateStore:
 
     def get(self, user: str, message: Any) -> UserState:
         """The user's entry (a new one if there is none); `message` is one of the user's records."""
-        cache = self._cache
-        generation = self.generation()
-        if generation != self._cached_generation:
-            cache.clear()
-            self._cached_generation = generation
-        entry = cache.pop(user, None)
-        if entry is None:
-            entry = self._read(user, message)
-            if len(cache) >= self.cache_size:
-                del cache[next(iter(cache))]  # the least recently used
-        cache[user] = entry
-        key, raw = entry
-        state = UserState.from_json(raw, message)
-        state.key = key
-        return state
-
-    def _read(self, user: str, message: Any) -> tuple[bytes, bytes]:
         store = self.table.data
         key = store._encode_key(user)  # the table's key bytes, as in its changelog
         if isinstance(store, faust_rocksdb.Store):
@@ -136,18 +105,14 @@ class StateStore:
                 raw = store._get(key)
         else:  # the memory store holds keys unserialised
             raw = store.get(user)
-        return key, raw or b""
+        state = UserState.from_json(raw, message)
+        state.key = key
+        return state
 
     def put_many(self, states: dict[str, UserState]) -> list[tuple[int, bytes, bytes]]:
         """Store the entries locally; their changelog records as (partition, key, value)."""
         store = self.table.data
-        cache = self._cache
-        records = []
-        for user, state in states.items():
-            value = state.to_json()
-            records.append((state.message.partition, state.key, value))
-            if user in cache:
-                cache[user] = (state.key, value)
+        records = [(s.message.partition, s.key, s.to_json()) for s in states.values()]
         if isinstance(store, faust_rocksdb.Store) and store.use_rocksdict:
             batches: dict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
             for partition, key, value in records:
