@@ -76,14 +76,16 @@ class StateStore:
     """Reads and writes users' entries in a Faust table of JSON values (bytes) and RocksDB.
 
     An entry is read from its partition's RocksDB directly: Faust's `_get` sets a current event
-    and an LRU key index per key, which cost more than the read. Writes are the table's own,
-    made in bulk: Faust's `table[key] = value` sends one changelog record per key through its
-    producer buffer and writes the changelog offset to RocksDB once per record, a tenth of the
-    worker's time at a thousand events a second. `put_many` writes the local store (a RocksDB
-    write batch per partition, the partitions Faust's store opened) and returns the changelog
-    records, the same bytes, for the worker to send in whole batches; `persisted` then records
-    the changelog offsets as Faust's `_on_changelog_sent` does, so that recovery reads the
-    changelog from where the local store stops.
+    and an LRU key index per key, which cost more than the read (without the index, a read that
+    has no current event, such as a Faust web view's, looks in each partition).
+
+    Writes are the table's own, made in bulk: Faust's `table[key] = value` sends one changelog
+    record per key through its producer buffer and writes the changelog offset to RocksDB once
+    per record, a tenth of the worker's time at a thousand events a second. `put_many` writes
+    the local store (a RocksDB write batch per partition, the partitions Faust's store opened)
+    and returns the changelog records, the same bytes, for the worker to send in whole batches;
+    `persisted` then records the changelog offsets as Faust's `_on_changelog_sent` does, so that
+    recovery reads the changelog from where the local store stops.
     """
 
     def __init__(self, table: Any) -> None:
