@@ -27,6 +27,7 @@ from predictor.errors import (
     PredictorError,
     UnknownUser,
 )
+from predictor.explain import Reason
 from predictor.features import OnlineFeatures
 from predictor.metrics import FLAGGED, MODEL_INFO, REFUSED, ROWS, SCORE
 from predictor.parsing import EventsRequest, TensorRequest, UserRequest, parse_v1, parse_v2
@@ -143,8 +144,16 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
                 DECISION_OUTPUT, list(scores.shape), "BOOL", data=scores >= model.threshold
             ),
         ]
-        if req.explain:
-            reasons = model.reasons(req.features, scores, self.settings.reasons_top)
+        if req.explain != "none":
+            rows = (
+                np.arange(len(scores))
+                if req.explain == "all"
+                else np.flatnonzero(scores >= model.threshold)
+            )
+            explained = model.reasons(req.features[rows], scores[rows], self.settings.reasons_top)
+            reasons: list[list[Reason]] = [[] for _ in range(len(scores))]
+            for i, why in zip(rows.tolist(), explained, strict=True):
+                reasons[i] = why
             encoded = np.array(
                 [orjson.dumps([r.to_dict() for r in row]) for row in reasons], dtype=np.object_
             )

@@ -2,13 +2,14 @@
 
 v1 bodies are `{"user_id": "..."}` or `{"instances": [<transaction event>, ...]}`; v2 requests
 carry one FP32 tensor `features` [N, F] in the feature spec's order, and may ask for reasons with
-the request parameter `explain: true`.
+the request parameter `explain`: `true` for every row, `"decided"` for the rows decided fraud only
+(a scorer that alerts on those rows gets their reasons without a second request).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -34,10 +35,13 @@ class EventsRequest:
     events: list[Transaction]
 
 
+Explain = Literal["none", "all", "decided"]
+
+
 @dataclass(frozen=True)
 class TensorRequest:
     features: npt.NDArray[np.float32]
-    explain: bool
+    explain: Explain = "none"  # which rows get reasons
 
 
 def parse_v1(body: Any, max_instances: int) -> UserRequest | EventsRequest:
@@ -133,13 +137,20 @@ def parse_v2(request: Any, max_rows: int) -> TensorRequest:
         raise InvalidRequest(
             "nan", f"{INPUT_NAME} has NaN or infinite values in rows {rows[:10].tolist()} ({cols})"
         )
-    return TensorRequest(matrix, _flag(request.parameters, "explain"))
+    return TensorRequest(matrix, _explain(request.parameters))
 
 
-def _flag(parameters: Any, name: str) -> bool:
-    value = (parameters or {}).get(name, False)
-    if isinstance(value, str):
-        return value.lower() in {"true", "1", "yes"}
-    if not isinstance(value, bool | int):
-        raise InvalidRequest("schema", f"parameter {name!r} must be a boolean, got {value!r}")
-    return bool(value)
+def _explain(parameters: Any) -> Explain:
+    value = (parameters or {}).get("explain", False)
+    word = value.lower() if isinstance(value, str) else None
+    if word == "decided":
+        return "decided"
+    if word in {"true", "1", "yes"}:
+        return "all"
+    if word in {"false", "0", "no"}:
+        return "none"
+    if word is None and isinstance(value, bool | int):
+        return "all" if value else "none"
+    raise InvalidRequest(
+        "schema", f"parameter 'explain' must be a boolean or \"decided\", got {value!r}"
+    )

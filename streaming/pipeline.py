@@ -192,9 +192,10 @@ class Pipeline:
         features = batch_features(events, [a.activity for a in accepted], profiles, ts_us)
         featured = time.time()
         try:
-            result = await self.predictor.score(features.astype(np.float32))
+            # The alerting rows' reasons come with the scores, in the same request.
+            result = await self.predictor.score(features.astype(np.float32), explain="decided")
             scores, version, threshold = result.scores, result.model_version, result.threshold
-            model_name, degraded, reasons = self.s.model_name, not profiles_ok, None
+            model_name, degraded, reasons = self.s.model_name, not profiles_ok, result.reasons
             metrics.PREDICTOR_LATENCY.observe(self.predictor.last_latency_s)
         except PredictorUnavailable as exc:
             metrics.PREDICTOR_ERRORS.labels(
@@ -230,7 +231,7 @@ class Pipeline:
             await self._send(self.s.topic_scores, r.partition, r.key, score_record(r))
         alerts = [i for i, r in enumerate(results) if r.is_alert]
         if alerts:
-            await self._alerts(results, alerts, features, reasons)
+            await self._alerts(results, alerts, reasons)
         self._observe(results, accepted, degraded, scored_at, np.array(event_s), scores)
         if self.feast is not None:
             self.feast.stage(
@@ -239,29 +240,16 @@ class Pipeline:
             )  # fmt: skip
 
     async def _alerts(
-        self, results: list[Scored], rows: list[int], features: Any,
-        reasons: list[list[dict[str, Any]]] | None,
-    ) -> None:  # fmt: skip
+        self, results: list[Scored], rows: list[int], reasons: list[list[dict[str, Any]]] | None
+    ) -> None:
+        """Queue an alert for each of these rows, unless its transaction already has one."""
         due = len(rows)
         rows = [i for i in rows if results[i].event.transaction_id not in self.ledger]
         metrics.ALERTS_SUPPRESSED.inc(due - len(rows))
-        if not rows:
-            return
-        if reasons is None:  # the model scored: ask it why, for the alerting rows only
-            assert self._outbox is not None  # noqa: S101 - made by `process`
-            await self._outbox.send_open()  # Kafka takes the score records meanwhile
-            reasons = [[] for _ in results]
-            try:
-                explained = await self.predictor.score(
-                    features[rows].astype(np.float32), explain=True
-                )
-                for i, why in zip(rows, explained.reasons or [], strict=False):
-                    reasons[i] = why
-            except PredictorUnavailable as exc:
-                log.warning("alerts without reasons: explanation failed error=%s", exc)
         for i in rows:
             r = results[i]
-            await self._send(self.s.topic_alerts, r.partition, r.key, alert_record(r, reasons[i]))
+            why = reasons[i] if reasons is not None else []
+            await self._send(self.s.topic_alerts, r.partition, r.key, alert_record(r, why))
             self.ledger.add(r.event.transaction_id)
             metrics.ALERTS.labels(str(r.degraded).lower()).inc()
 

@@ -31,7 +31,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from streaming.v2 import HEADER, ProtocolError, V2Result, decode, encode
+from streaming.v2 import HEADER, Explain, ProtocolError, V2Result, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,9 @@ class PredictorClient:
             if self._on_state is not None:
                 self._on_state(self.state)
 
-    async def score(self, matrix: npt.NDArray[np.float32], *, explain: bool = False) -> V2Result:
+    async def score(
+        self, matrix: npt.NDArray[np.float32], *, explain: Explain = "none"
+    ) -> V2Result:
         """Scores of the rows of `matrix` [N, F].
 
         Raises:
@@ -95,7 +97,7 @@ class PredictorClient:
         except _Transient as exc:
             raise PredictorUnavailable(str(exc)) from exc
 
-    async def _with_retries(self, matrix: npt.NDArray[np.float32], explain: bool) -> V2Result:
+    async def _with_retries(self, matrix: npt.NDArray[np.float32], explain: Explain) -> V2Result:
         """Up to `attempts` tries, waiting 20, 40, 80... ms (at most 200) between them.
 
         The first try goes without tenacity: its retry state is a cycle of some 35 objects
@@ -119,7 +121,7 @@ class PredictorClient:
                 return await self._once(matrix, explain)
         raise AssertionError("unreachable: tenacity reraises the last failure")
 
-    async def _once(self, matrix: npt.NDArray[np.float32], explain: bool) -> V2Result:
+    async def _once(self, matrix: npt.NDArray[np.float32], explain: Explain) -> V2Result:
         body, length = encode(matrix, explain=explain)
         if self._http is None:
             self._http = aiohttp.ClientSession(

@@ -8,7 +8,7 @@ the predictor (predictor/README.md); raw tensors cost almost nothing at either e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,9 @@ from predictor.artifact import INPUT_NAME, OUTPUT_NAME
 
 HEADER = "inference-header-content-length"
 REASONS_OUTPUT = "reasons"
+# Which rows the predictor explains: none, all, or those it decides are fraud (the alerts').
+Explain = Literal["none", "all", "decided"]
+_EXPLAIN_PARAMETER: dict[str, bool | str] = {"none": False, "all": True, "decided": "decided"}
 
 
 class ProtocolError(ValueError):
@@ -26,7 +29,7 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class V2Result:
-    """Scores of one request, and which model gave them."""
+    """Scores of one request, which model gave them, and the reasons asked for ([] if none)."""
 
     scores: npt.NDArray[np.float32]
     model_version: str
@@ -34,11 +37,11 @@ class V2Result:
     reasons: list[list[dict[str, Any]]] | None
 
 
-def encode(matrix: npt.NDArray[np.float32], *, explain: bool = False) -> tuple[bytes, str]:
+def encode(matrix: npt.NDArray[np.float32], *, explain: Explain = "none") -> tuple[bytes, str]:
     """Body and header length of a binary v2 request scoring `matrix` [N, F]."""
     raw = np.ascontiguousarray(matrix, dtype="<f4").tobytes()
     outputs: list[dict[str, Any]] = [{"name": OUTPUT_NAME, "parameters": {"binary_data": True}}]
-    if explain:
+    if explain != "none":
         outputs.append({"name": REASONS_OUTPUT, "parameters": {"binary_data": False}})
     head = orjson.dumps(
         {
@@ -51,7 +54,7 @@ def encode(matrix: npt.NDArray[np.float32], *, explain: bool = False) -> tuple[b
                 }  # fmt: skip
             ],
             "outputs": outputs,
-            "parameters": {"explain": explain},
+            "parameters": {"explain": _EXPLAIN_PARAMETER[explain]},
         }
     )
     return head + raw, str(len(head))
@@ -86,4 +89,6 @@ def decode(body: bytes, header_length: str | None, rows: int) -> V2Result:
         raise ProtocolError(f"unreadable v2 response: {exc!r}") from exc
     if len(result.scores) != rows:
         raise ProtocolError(f"{len(result.scores)} scores for {rows} rows")
+    if result.reasons is not None and len(result.reasons) != rows:
+        raise ProtocolError(f"{len(result.reasons)} rows of reasons for {rows} rows")
     return result

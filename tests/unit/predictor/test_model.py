@@ -51,6 +51,20 @@ def test_v2_scores_decides_and_names_the_version(detector: FraudDetector, tmp_pa
     assert rest["model_version"] == "2"
 
 
+def test_v2_explains_only_the_rows_decided_fraud_when_asked(detector: FraudDetector) -> None:
+    suspicious = typical_row()
+    suspicious[FEATURE_NAMES.index("amount_to_median_ratio")] = 9.0
+    rows = [typical_row(), suspicious, typical_row()]
+    rest, _ = asyncio.run(detector.predict(_tensor(rows, explain="decided"))).to_rest()
+    outputs = {o["name"]: o["data"] for o in rest["outputs"]}
+    assert outputs["decision"] == [False, True, False]
+    assert outputs["reasons"][0] == outputs["reasons"][2] == "[]"
+    # The decided row's reasons are those a request explaining every row gets for it.
+    rest, _ = asyncio.run(detector.predict(_tensor(rows, explain=True))).to_rest()
+    every = {o["name"]: o["data"] for o in rest["outputs"]}["reasons"]
+    assert outputs["reasons"][1] == every[1] and "amount_to_median_ratio" in every[1]
+
+
 def test_client_mistakes_are_invalid_input_and_missing_parts_are_not_ready(
     detector: FraudDetector,
 ) -> None:

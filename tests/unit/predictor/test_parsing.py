@@ -69,8 +69,12 @@ def test_v2_tensor_and_explain_flag() -> None:
     rows = np.arange(2 * F, dtype=np.float32).reshape(2, F)
     parsed = parse_v2(_request(rows.tolist(), [2, F]), 100)
     np.testing.assert_array_equal(parsed.features, rows)
-    assert parsed.features.dtype == np.float32 and not parsed.explain
-    assert parse_v2(_request(rows.reshape(-1).tolist(), [2, F], explain=True), 100).explain
+    assert parsed.features.dtype == np.float32 and parsed.explain == "none"
+    flat = rows.reshape(-1).tolist()
+    assert parse_v2(_request(flat, [2, F], explain=True), 100).explain == "all"
+    assert parse_v2(_request(flat, [2, F], explain="true"), 100).explain == "all"
+    assert parse_v2(_request(flat, [2, F], explain=False), 100).explain == "none"
+    assert parse_v2(_request(flat, [2, F], explain="decided"), 100).explain == "decided"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +91,8 @@ def test_v2_tensor_and_explain_flag() -> None:
         (_request([["x"] * F], [1, F]), "dtype", "could not convert"),
         (_request([[0.0] * F, [0.0] * (F - 1) + [float("nan")]], [2, F]), "nan", "rows [1]"),
         (_request([[float("inf")] + [0.0] * (F - 1)], [1, F]), "nan", FEATURE_NAMES[0]),
-        (_request([[0.0] * F], [1, F], explain=[1]), "schema", "must be a boolean"),
+        (_request([[0.0] * F], [1, F], explain=[1]), "schema", 'a boolean or "decided"'),
+        (_request([[0.0] * F], [1, F], explain="alerts"), "schema", "got 'alerts'"),
     ],
 )  # fmt: skip
 def test_v2_bad_tensors(request_: InferRequest, reason: str, message: str) -> None:
