@@ -31,7 +31,10 @@ class StreamSettings(BaseSettings):
 
     predictor_url: str = Field("http://127.0.0.1:18081", description="The KServe predictor.")
     model_name: str = Field("fraud-detector", min_length=1)
-    batch_max: int = Field(1000, ge=1, le=4096, description="Most events scored in one request.")
+    batch_max: int = Field(
+        2500, ge=1, le=4096,
+        description="Most events scored in one request (the predictor takes up to 4096 rows).",
+    )  # fmt: skip
     linger_ms: float = Field(
         5.0, gt=0, le=1000, description="How long a batch waits to fill before it is scored."
     )
