@@ -32,7 +32,7 @@ class StreamSettings(BaseSettings):
     predictor_url: str = Field("http://127.0.0.1:18081", description="The KServe predictor.")
     model_name: str = Field("fraud-detector", min_length=1)
     batch_max: int = Field(
-        2500, ge=1, le=4096,
+        1000, ge=1, le=4096,
         description="Most events scored in one request (the predictor takes up to 4096 rows).",
     )  # fmt: skip
     linger_ms: float = Field(

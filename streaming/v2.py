@@ -29,7 +29,7 @@ class ProtocolError(ValueError):
 
 @dataclass(frozen=True)
 class V2Result:
-    """Scores of one request, which model gave them, and the reasons asked for ([] if none)."""
+    """Scores of one request, which model gave them, and the reasons asked for (None: none)."""
 
     scores: npt.NDArray[np.float32]
     model_version: str
