@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import onnx
 
@@ -23,6 +23,9 @@ from feature_repo.spec import FeatureSpecMismatch, check_feature_names, spec_has
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "fraud_probability"
+REASONS_OUTPUT = "reasons"  # the v2 output of the rows' reasons, when a request asks for them
+# Which rows a v2 request asks to explain: none, all, or those decided fraud (an alert's).
+Explain = Literal["none", "all", "decided"]
 REQUIRED_KEYS = ("model_name", "model_version", "feature_names", "feature_spec_hash", "threshold")
 
 

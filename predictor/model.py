@@ -18,7 +18,7 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 from kserve.errors import InvalidInput, ModelNotReady
 
 from feature_repo.spec import FEATURE_NAMES
-from predictor.artifact import INPUT_NAME, OUTPUT_NAME
+from predictor.artifact import INPUT_NAME, OUTPUT_NAME, REASONS_OUTPUT
 from predictor.assembly import Assembled, event_vectors, latest_vector
 from predictor.errors import (
     FeaturesUnavailable,
@@ -38,7 +38,6 @@ from predictor.settings import MODEL_NAME, PredictorSettings
 log = logging.getLogger(__name__)
 
 DECISION_OUTPUT = "decision"
-REASONS_OUTPUT = "reasons"
 
 
 class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type information
@@ -138,18 +137,13 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
     ) -> InferResponse:
         scores = model.score(req.features)
         self._observe(model, scores, "v2")
+        decided = scores >= model.threshold
         outputs = [
             InferOutput(OUTPUT_NAME, list(scores.shape), "FP32", data=scores),
-            InferOutput(
-                DECISION_OUTPUT, list(scores.shape), "BOOL", data=scores >= model.threshold
-            ),
+            InferOutput(DECISION_OUTPUT, list(scores.shape), "BOOL", data=decided),
         ]
         if req.explain != "none":
-            rows = (
-                np.arange(len(scores))
-                if req.explain == "all"
-                else np.flatnonzero(scores >= model.threshold)
-            )
+            rows = np.arange(len(scores)) if req.explain == "all" else np.flatnonzero(decided)
             explained = model.reasons(req.features[rows], scores[rows], self.settings.reasons_top)
             reasons: list[list[Reason]] = [[] for _ in range(len(scores))]
             for i, why in zip(rows.tolist(), explained, strict=True):

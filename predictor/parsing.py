@@ -9,7 +9,7 @@ the request parameter `explain`: `true` for every row, `"decided"` for the rows 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from feature_repo.events import Transaction
 from feature_repo.spec import FEATURE_NAMES
-from predictor.artifact import INPUT_NAME
+from predictor.artifact import INPUT_NAME, Explain
 from predictor.errors import InvalidRequest
 
 N_FEATURES = len(FEATURE_NAMES)
@@ -33,9 +33,6 @@ class UserRequest:
 @dataclass(frozen=True)
 class EventsRequest:
     events: list[Transaction]
-
-
-Explain = Literal["none", "all", "decided"]
 
 
 @dataclass(frozen=True)

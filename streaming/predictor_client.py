@@ -31,7 +31,8 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from streaming.v2 import HEADER, Explain, ProtocolError, V2Result, decode, encode
+from predictor.artifact import Explain
+from streaming.v2 import HEADER, ProtocolError, V2Result, decode, encode
 
 log = logging.getLogger(__name__)
 

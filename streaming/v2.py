@@ -8,18 +8,16 @@ the predictor (predictor/README.md); raw tensors cost almost nothing at either e
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
-from predictor.artifact import INPUT_NAME, OUTPUT_NAME
+from predictor.artifact import INPUT_NAME, OUTPUT_NAME, REASONS_OUTPUT, Explain
 
 HEADER = "inference-header-content-length"
-REASONS_OUTPUT = "reasons"
-# Which rows the predictor explains: none, all, or those it decides are fraud (the alerts').
-Explain = Literal["none", "all", "decided"]
+# The request parameter `explain` for each Explain (predictor/parsing.py reads it).
 _EXPLAIN_PARAMETER: dict[str, bool | str] = {"none": False, "all": True, "decided": "decided"}
 
 

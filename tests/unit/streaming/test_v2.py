@@ -9,8 +9,8 @@ import numpy as np
 import orjson
 import pytest
 
-from predictor.artifact import OUTPUT_NAME
-from streaming.v2 import REASONS_OUTPUT, Explain, ProtocolError, decode, encode
+from predictor.artifact import OUTPUT_NAME, REASONS_OUTPUT, Explain
+from streaming.v2 import ProtocolError, decode, encode
 
 MATRIX = np.zeros((2, 3), dtype=np.float32)
 
