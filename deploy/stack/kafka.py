@@ -11,7 +11,7 @@ import hashlib
 import logging
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kafka import KafkaAdminClient
@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 POM = LOCAL_DIR / "kafka" / "pom.xml"
 LOG4J = LOCAL_DIR / "kafka" / "log4j2.properties"
 INSTALL_HINT = "run `make system-deps` (Java 17 and Maven)"
+
+
+def new_cluster_id(random_uuid: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64 without padding.
+
+    Like Kafka's own `Uuid.randomUuid`, never one that starts with "-": the storage tool would
+    read `-t -x...` as a missing cluster id and refuse to format (one id in 64 did).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(random_uuid().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 class KafkaService(Service):
@@ -119,8 +131,7 @@ class KafkaService(Service):
         self._write_config()
         if (self._data / "meta.properties").exists():
             return
-        # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = new_cluster_id()
         result = subprocess.run(  # noqa: S603
             [
                 *self._java(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from deploy.stack import PortInUse, ServiceFailed, Stack, StackSettings
+from deploy.stack.kafka import new_cluster_id
 from deploy.stack.process import ManagedProcess
 from deploy.stack.prometheus import PrometheusService
 
@@ -89,3 +91,11 @@ def test_unknown_service_name_is_refused() -> None:
 def test_registry_brings_its_database() -> None:
     names = [s.name for s in Stack(StackSettings()).select(["registry"])]
     assert names == ["postgres", "registry"]
+
+
+def test_a_kafka_cluster_id_never_starts_with_a_dash() -> None:
+    """The storage tool reads `-t -x...` as a missing id: such an id is drawn again."""
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=bytes(range(16)))])
+    cid = new_cluster_id(lambda: next(draws))
+    assert cid == "AAECAwQFBgcICQoLDA0ODw" and len(cid) == 22
+    assert new_cluster_id(lambda: uuid.UUID(bytes=bytes(range(16)))) == cid
