@@ -18,6 +18,7 @@ dropped when taken (Kafka delivers those records again from the committed offset
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, cast
 
 import faust
@@ -48,7 +49,9 @@ class Intake:
             messages: list[Any] = await self.queue.get()
             if messages[0].generation_id == self.app.consumer_generation_id:
                 return messages
-            # Fetched before a rebalance: the partition may be another worker's now.
+            # Fetched before a rebalance: the partition may be another worker's now. Not held
+            # while waiting for the next list, or Faust's revocation would wait for it.
+            del messages
 
     def ack(self, messages: list[Any]) -> None:
         """Make the records' offsets committable (after their batch is fully written)."""
@@ -67,46 +70,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
             return
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        read_offset = self._read_offset
-        to_message = self._to_message
-        track = self.track_message
-        inbound = self.app.monitor.stream_inbound_time
-        acks_enabled_for = self.app.topics.acks_enabled_for
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)
-                if not records or self.should_stop:
-                    self.diag.unset_flag(CONSUMER_FETCHING)
-                    continue
-                generation = self.app.consumer_generation_id
-                for tp, fetched in records.items():
-                    if not self.flow_active or self.app.consumer_generation_id != generation:
-                        break
-                    if not (active is None or tp in active or tp in self._buffered_partitions):
-                        continue
-                    self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                    last = read_offset[tp]
-                    messages = []
-                    for record in fetched:
-                        offset = record.offset
-                        if last is not None and offset < last:
-                            continue  # already delivered (Faust drops these too)
-                        if last and offset - last > 1 and acks_enabled_for(tp.topic):
-                            await self._add_gap(tp, last + 1, offset)
-                        messages.append(to_message(tp, record))
-                        last = offset
-                    if not messages:
-                        continue
-                    if tp.topic == intake.topic:
-                        for message in messages:
-                            track(message)
-                        inbound[tp] = time.monotonic()
-                        await self.wait_first(intake.put(messages), self.suspend_flow.wait())
-                    else:
-                        await self._deliver_one_by_one(messages)
-                    read_offset[tp] = last
+                if records and not self.should_stop:
+                    await self._hand_over(intake, records, active)
+                del records  # no fetch outlives its hand-over (see `_hand_over`)
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
                     self._n_acked = 0
                     await self.commit()
@@ -117,6 +88,51 @@ class BatchConsumer(faust_aiokafka.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _hand_over(
+        self, intake: Intake, records: Mapping[Any, list[Any]], active: Any
+    ) -> None:
+        """One fetch's records to the intake (its topic) or Faust's own path (other topics).
+
+        A separate call so that no reference to the fetch's messages outlives it: Faust tracks
+        unacknowledged messages in a weak set, and on a rebalance clears its queues (the
+        intake's too) and waits until that set is empty. A message still referenced here (a
+        list the intake's queue dropped, or one whose `put` the suspension cancelled) would
+        never leave the set, and the revocation would hang: the worker then misses the
+        rebalance and its partitions stall until it is evicted from the group.
+        """
+        read_offset = self._read_offset
+        to_message = self._to_message
+        track = self.track_message
+        inbound = self.app.monitor.stream_inbound_time
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        generation = self.app.consumer_generation_id
+        for tp, fetched in records.items():
+            if not self.flow_active or self.app.consumer_generation_id != generation:
+                break
+            if not (active is None or tp in active or tp in self._buffered_partitions):
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            last = read_offset[tp]
+            messages = []
+            for record in fetched:
+                offset = record.offset
+                if last is not None and offset < last:
+                    continue  # already delivered (Faust drops these too)
+                if last and offset - last > 1 and acks_enabled_for(tp.topic):
+                    await self._add_gap(tp, last + 1, offset)
+                messages.append(to_message(tp, record))
+                last = offset
+            if not messages:
+                continue
+            if tp.topic == intake.topic:
+                for message in messages:
+                    track(message)
+                inbound[tp] = time.monotonic()
+                await self.wait_first(intake.put(messages), self.suspend_flow.wait())
+            else:
+                await self._deliver_one_by_one(messages)
+            read_offset[tp] = last
 
     async def _deliver_one_by_one(self, messages: list[Any]) -> None:
         for message in messages:
