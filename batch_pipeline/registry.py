@@ -10,6 +10,7 @@ Serving (`predictor`) reads the champion from here too; this module imports noth
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from collections.abc import Callable
@@ -53,8 +54,12 @@ class Registry:
         author: str = "fraud-scorer",
         async_runner: Callable[..., Any] | None = None,
     ) -> None:
-        # `async_runner` runs the client's coroutines; without one the client patches asyncio
-        # for the whole process, which a server with its own event loop must avoid.
+        # `async_runner` runs the client's coroutines. Without one the client patches asyncio
+        # for the whole process (nest_asyncio) and runs them on the thread's current event
+        # loop, creating one that nobody closes (a ResourceWarning whenever it is collected).
+        # Here each call gets a loop of its own (`asyncio.run`; the client opens and closes its
+        # HTTP session per call); a server with a running loop passes a runner of its own
+        # (`predictor/registry_client.py`).
         parts = urlsplit(url)
         if not parts.hostname or not parts.port:
             raise RegistryError(f"registry URL {url!r} must look like http://127.0.0.1:18080")
@@ -67,7 +72,7 @@ class Registry:
                 parts.port,
                 author=author,
                 is_secure=parts.scheme == "https",
-                async_runner=async_runner,
+                async_runner=async_runner or asyncio.run,
             )
 
     def versions(self) -> list[VersionInfo]:

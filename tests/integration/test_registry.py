@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -13,7 +14,8 @@ pytestmark = pytest.mark.registry
 @pytest.fixture
 def registry(registry_url: str) -> ModelRegistry:
     host, port = registry_url.rsplit(":", 1)
-    return ModelRegistry(host, int(port), author="tests", is_secure=False)
+    # Each call on a loop of its own (the client's default leaves an unclosed loop behind).
+    return ModelRegistry(host, int(port), author="tests", is_secure=False, async_runner=asyncio.run)
 
 
 def test_register_version_and_read_it_back(registry: ModelRegistry) -> None:
