@@ -73,11 +73,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
+                generation = self.app.consumer_generation_id
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)
-                if records and not self.should_stop:
-                    await self._hand_over(intake, records, active)
+                if records and not self.should_stop and self._generation_is(generation):
+                    await self._hand_over(intake, records, active, generation)
                 del records  # no fetch outlives its hand-over (see `_hand_over`)
+                if not self._generation_is(generation):
+                    await self._seek_after_rebalance(intake.topic)
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
                     self._n_acked = 0
                     await self.commit()
@@ -89,8 +92,31 @@ class BatchConsumer(faust_aiokafka.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
 
+    def _generation_is(self, generation: int) -> bool:
+        return bool(self.app.consumer_generation_id == generation)
+
+    async def _seek_after_rebalance(self, topic: str) -> None:
+        """Back to the committed offsets, after a fetch or hand-over that spanned a rebalance.
+
+        Such a fetch may hold records fetched before the rebalance's seek to the committed
+        offsets: handed over, they would skip the records between the committed offset and
+        them (counted as a gap in the offsets, never processed). So it is dropped (`_hand_over`
+        stops at a new generation too), and once the rebalance is over (flow resumes after
+        Faust's own seek) the partitions are sought to their committed offsets again: records
+        since then come again, and those already applied are skipped as replays.
+        """
+        while not self.flow_active and not self.should_stop:
+            await self.wait(self.can_resume_flow)  # type: ignore[arg-type]  # as Faust's own
+        assigned = self.assignment()
+        if self.should_stop or not assigned:
+            return
+        await self.perform_seek()  # Faust's own seek (it leaves uncommitted partitions alone)
+        for tp in assigned:
+            if tp.topic == topic and not self._committed_offset.get(tp):
+                await self.seek(tp, 0)  # nothing committed: from the start (offset reset: earliest)
+
     async def _hand_over(
-        self, intake: Intake, records: Mapping[Any, list[Any]], active: Any
+        self, intake: Intake, records: Mapping[Any, list[Any]], active: Any, generation: int
     ) -> None:
         """One fetch's records to the intake (its topic) or Faust's own path (other topics).
 
@@ -106,9 +132,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
         track = self.track_message
         inbound = self.app.monitor.stream_inbound_time
         acks_enabled_for = self.app.topics.acks_enabled_for
-        generation = self.app.consumer_generation_id
         for tp, fetched in records.items():
-            if not self.flow_active or self.app.consumer_generation_id != generation:
+            if not self.flow_active or not self._generation_is(generation):
                 break
             if not (active is None or tp in active or tp in self._buffered_partitions):
                 continue
@@ -132,6 +157,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 await self.wait_first(intake.put(messages), self.suspend_flow.wait())
             else:
                 await self._deliver_one_by_one(messages)
+            if not self.flow_active or not self._generation_is(generation):
+                break  # maybe not handed over: the records come again from the committed offset
             read_offset[tp] = last
 
     async def _deliver_one_by_one(self, messages: list[Any]) -> None:

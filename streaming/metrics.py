@@ -26,7 +26,7 @@ SCORE_BUCKETS = tuple(round(0.05 * k, 2) for k in range(1, 20)) + (0.99, 1.0)
 EVENTS = Counter(
     "fraud_stream_events_total",
     "Events taken from the transactions topic, by outcome: scored (by the model), degraded "
-    "(by the fallback rules), dead_lettered, replayed (already processed before a restart).",
+    "(by the fallback rules), dead_lettered, replayed (applied before a restart or rebalance).",
     ["outcome"],
     registry=REGISTRY,
 )

@@ -155,6 +155,11 @@ class Pipeline:
             for i in indices:
                 msg, event = valid[i]
                 offset = msg.offset
+                if offset <= state.offset:
+                    # Applied before a restart or a rebalance (a user's records are applied in
+                    # partition order): a replay, not a late or repeated transaction.
+                    metrics.EVENTS.labels("replayed").inc()
+                    continue
                 ts_us = event.epoch_us
                 try:
                     activity = state.activity.apply(
@@ -167,11 +172,8 @@ class Pipeline:
                     await self._dead_letter(msg, Rejected("too_late", reason))
                     continue
                 except Duplicate as exc:
-                    if offset <= state.offset:
-                        metrics.EVENTS.labels("replayed").inc()  # processed before a restart
-                    else:
-                        reason = f"{exc}: a transaction is scored once; send a new transaction_id"
-                        await self._dead_letter(msg, Rejected("duplicate", reason))
+                    reason = f"{exc}: a transaction is scored once; send a new transaction_id"
+                    await self._dead_letter(msg, Rejected("duplicate", reason))
                     continue
                 state.offset = max(state.offset, offset)
                 state.message = msg
