@@ -17,13 +17,17 @@ dropped when taken (Kafka delivers those records again from the committed offset
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any, cast
 
 import faust
+from aiokafka.errors import IllegalStateError  # type: ignore[import-untyped, unused-ignore]
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+log = logging.getLogger(__name__)
 
 QUEUE_FETCHES = 16  # fetched lists waiting for the worker before the fetch loop waits
 
@@ -110,10 +114,14 @@ class BatchConsumer(faust_aiokafka.Consumer):
         assigned = self.assignment()
         if self.should_stop or not assigned:
             return
-        await self.perform_seek()  # Faust's own seek (it leaves uncommitted partitions alone)
-        for tp in assigned:
-            if tp.topic == topic and not self._committed_offset.get(tp):
-                await self.seek(tp, 0)  # nothing committed: from the start (offset reset: earliest)
+        try:
+            await self.perform_seek()  # Faust's (it leaves partitions without a commit alone)
+            for tp in assigned:
+                if tp.topic == topic and not self._committed_offset.get(tp):
+                    await self.seek(tp, 0)  # nothing committed: the start (reset: earliest)
+        except IllegalStateError:
+            # Revoked meanwhile: another rebalance is under way, and this runs again after it.
+            log.info("seek after a rebalance interrupted by the next one")
 
     async def _hand_over(
         self, intake: Intake, records: Mapping[Any, list[Any]], active: Any, generation: int
