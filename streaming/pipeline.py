@@ -155,11 +155,6 @@ class Pipeline:
             for i in indices:
                 msg, event = valid[i]
                 offset = msg.offset
-                if offset <= state.offset:
-                    # Applied before a restart or a rebalance (a user's records are applied in
-                    # partition order): a replay, not a late or repeated transaction.
-                    metrics.EVENTS.labels("replayed").inc()
-                    continue
                 ts_us = event.epoch_us
                 try:
                     activity = state.activity.apply(
@@ -167,13 +162,18 @@ class Pipeline:
                         amount=event.amount, latitude=event.latitude, longitude=event.longitude,
                         merchant_id=event.merchant_id,
                     )  # fmt: skip
-                except TooLate as exc:
-                    reason = f"transaction {event.transaction_id} is too late: {exc}"
-                    await self._dead_letter(msg, Rejected("too_late", reason))
-                    continue
-                except Duplicate as exc:
-                    reason = f"{exc}: a transaction is scored once; send a new transaction_id"
-                    await self._dead_letter(msg, Rejected("duplicate", reason))
+                except (TooLate, Duplicate) as exc:
+                    if offset <= state.offset:
+                        # Applied before a restart or a rebalance (a user's records are applied
+                        # in partition order): a replay, whether or not it is in the lateness
+                        # window of the user's newer events by now; not a dead letter.
+                        metrics.EVENTS.labels("replayed").inc()
+                    elif isinstance(exc, TooLate):
+                        reason = f"transaction {event.transaction_id} is too late: {exc}"
+                        await self._dead_letter(msg, Rejected("too_late", reason))
+                    else:
+                        reason = f"{exc}: a transaction is scored once; send a new transaction_id"
+                        await self._dead_letter(msg, Rejected("duplicate", reason))
                     continue
                 state.offset = max(state.offset, offset)
                 state.message = msg
