@@ -269,7 +269,8 @@ def test_second_worker_joins_and_leaves_without_loss_or_repeat(
         producer = KafkaProducer(bootstrap_servers=env.kafka, acks="all", linger_ms=5)
 
         def send(raw: dict[str, Any]) -> None:
-            producer.send(topics.transactions, key=encode(raw)[0], value=encode(raw)[1])
+            key, value = encode(raw)
+            producer.send(topics.transactions, key=key, value=value)
             sent.append(raw)
 
         for raw in pending:
