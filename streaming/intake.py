@@ -80,7 +80,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                 generation = self.app.consumer_generation_id
                 records, active = await self._wait_next_records(1.0)
                 await self.sleep(0)
-                if records and not self.should_stop and self._generation_is(generation):
+                if records and not self.should_stop:
                     await self._hand_over(intake, records, active, generation)
                 del records  # no fetch outlives its hand-over (see `_hand_over`)
                 if not self._generation_is(generation):
@@ -140,9 +140,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
         track = self.track_message
         inbound = self.app.monitor.stream_inbound_time
         acks_enabled_for = self.app.topics.acks_enabled_for
+        fetched_in, generation = generation, self.app.consumer_generation_id
         for tp, fetched in records.items():
             if not self.flow_active or not self._generation_is(generation):
                 break
+            if tp.topic == intake.topic and fetched_in != generation:
+                continue  # sought again after the rebalance; other topics (changelogs) as Faust
             if not (active is None or tp in active or tp in self._buffered_partitions):
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
