@@ -137,8 +137,13 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
         time.sleep(3)  # anything extra (a repeat) would arrive now
         scores = values(read_all(env.kafka, topics.scores))
         alerts = values(read_all(env.kafka, topics.alerts))
+        # Every user's latest activity row went to the push source while the worker ran (by
+        # its periodic push: the history's users are too few for the pipeline's own).
+        pushed = worker.metric("fraud_stream_feast_pushed_rows_total")
+        errors = worker.metric("fraud_stream_feast_errors_total", 'operation="push"')
     finally:
         worker.stop()
+    assert pushed >= spark["user_id"].nunique() and not errors, (pushed, errors)
 
     # Exactly one score record per accepted transaction, none for the rejected.
     counts = Counter(s["transaction_id"] for s in scores)
