@@ -6,9 +6,9 @@ as the predictor reads). A profile scores an event only if it had become availab
 time and is not older than the view's TTL: the point-in-time rule of the training set.
 
 Activity rows go to the push source in bulk: the stream keeps, per user, the row of the latest
-transaction by event time, and `flush()` pushes them all at once every `push_interval_s`. The
+transaction by event time, and `flush()` pushes them all at once, `push_interval_s` apart. The
 online view holds one row per user, so a write per event would only overwrite itself. Under a
-backlog the worker scores faster than a timer's flush gets turns of the loop; past `MAX_PENDING`
+backlog the worker scores faster than the periodic flush gets turns of the loop; past `MAX_PENDING`
 staged users it flushes before taking its next batch, which bounds how far Redis lags.
 """
 

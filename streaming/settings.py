@@ -60,8 +60,9 @@ class StreamSettings(BaseSettings):
     )
     profile_cache_size: int = Field(200_000, ge=1)
     push_interval_s: float = Field(
-        0.5, gt=0, description="How often the latest activity row of each user is pushed to Feast."
-    )
+        0.5, gt=0, description="Seconds from the end of one push of users' latest activity rows "
+        "to Feast to the start of the next.",
+    )  # fmt: skip
 
     max_event_bytes: int = Field(
         16_384, ge=256, description="Larger records are dead-lettered as oversized."
