@@ -31,8 +31,10 @@ class Worker:
         self.env = env
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log_from = 0  # where the log of the last start begins
 
     def start(self) -> None:
+        self.log_from = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [
@@ -50,6 +52,18 @@ class Worker:
                 stderr=subprocess.STDOUT,
                 cwd=Path(__file__).resolve().parents[2],
             )
+
+    def wait_ready(self, timeout_s: float = 90) -> None:
+        """Until the last start of the worker logs Faust's "Worker: Ready" (recovery done)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.log.open("rb") as log:
+                log.seek(self.log_from)
+                if b"[^Worker]: Ready" in log.read():
+                    return
+            assert self.proc is not None and self.proc.poll() is None, f"worker exited: {self.log}"
+            time.sleep(0.2)
+        raise AssertionError(f"the worker was not ready in {timeout_s:.0f} s: {self.log}")
 
     def stop(self) -> None:
         if self.proc is None:
@@ -134,6 +148,10 @@ def test_table_state_survives_worker_restart(
     w.stop()
 
     w.start()
+    # Sent once the restarted worker is ready: records fetched while Faust resumes its flow at
+    # the end of recovery, before it seeks to the committed offsets, can be lost (Faust 0.15.3:
+    # one CI run processed carol's record and never alice's, sent just before it).
+    w.wait_ready()
     producer.send(source, key=b"alice", value=b"tx")
     producer.send(source, key=b"carol", value=b"tx")
     producer.flush()
