@@ -172,15 +172,32 @@ def _number(value: Any, spec: str) -> str:
     return format(value, spec)
 
 
+def score_and_threshold(score: Any, threshold: Any) -> tuple[str, str]:
+    """The two numbers with 3 decimals, or as many more (up to 8) as tell them apart.
+
+    Thresholds chosen on a validation set are often 0.99-something: at 3 decimals a score of
+    0.99962 against 0.9995 would print as "1.000 ≥ 1.000".
+    """
+    numbers = isinstance(score, int | float) and isinstance(threshold, int | float)
+    decimals = 3
+    while (
+        numbers and score != threshold and decimals < 8
+        and format(score, f".{decimals}f") == format(threshold, f".{decimals}f")
+    ):  # fmt: skip
+        decimals += 1
+    spec = f".{decimals}f"
+    return _number(score, spec), _number(threshold, spec)
+
+
 def alert_line(alert: Alert) -> Text:
     """One alert as one line: time, user, transaction, score vs threshold, model, reasons."""
     line = Text()
     line.append(str(alert.get("event_timestamp", "?"))[:19].replace("T", " "), style="dim")
     line.append(f"  {alert.get('user_id', '?')}", style="bold")
     line.append(f"  {alert.get('transaction_id', '?')}")
-    score, threshold = alert.get("score"), alert.get("threshold")
-    line.append(f"  score {_number(score, '.3f')}", style="bold red")
-    line.append(f" ≥ {_number(threshold, '.3f')}", style="dim")
+    score, threshold = score_and_threshold(alert.get("score"), alert.get("threshold"))
+    line.append(f"  score {score}", style="bold red")
+    line.append(f" ≥ {threshold}", style="dim")
     line.append(f"  {alert.get('model_name', '?')} v{alert.get('model_version', '?')}")
     if alert.get("degraded"):
         line.append("  DEGRADED", style="bold yellow")

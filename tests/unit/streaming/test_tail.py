@@ -1,0 +1,30 @@
+"""How `fraud alerts tail` prints an alert's score against its threshold."""
+
+from __future__ import annotations
+
+import pytest
+
+from streaming.tail import alert_line, score_and_threshold
+
+
+@pytest.mark.parametrize(
+    ("score", "threshold", "shown"),
+    [
+        (0.9, 0.5, ("0.900", "0.500")),
+        (0.99962, 0.9995, ("0.9996", "0.9995")),  # "1.000 ≥ 1.000" at 3 decimals
+        (0.5000004, 0.5, ("0.5000004", "0.5000000")),
+        (0.75, 0.75, ("0.750", "0.750")),  # equal: at the threshold, 3 decimals
+        (0.500000000001, 0.5, ("0.50000000", "0.50000000")),  # no more than 8 decimals
+        (None, 0.5, ("?", "0.500")),
+        ("high", 0.5, ("high", "0.500")),
+    ],
+)
+def test_score_and_threshold_show_as_many_decimals_as_tell_them_apart(
+    score: object, threshold: object, shown: tuple[str, str]
+) -> None:
+    assert score_and_threshold(score, threshold) == shown
+
+
+def test_alert_line_has_the_score_against_the_threshold() -> None:
+    line = alert_line({"score": 0.99962, "threshold": 0.9995, "user_id": "u1"}).plain
+    assert "score 0.9996 ≥ 0.9995" in line
