@@ -7,7 +7,9 @@ In one run, on this machine, against the local stack's Kafka and Redis:
 - latency: the worker caught up, new events at a steady R/s (default 1,000, the target's rate)
   for S seconds; per event, the score record's broker append time (the scores topic keeps
   LogAppendTime) minus the transaction record's CreateTime (one machine, one clock);
-- baseline: the per-event design the worker replaces (`bench/stream_baseline.py`) on M events.
+- baseline: the per-event design the worker replaces (`bench/stream_baseline.py`) on M events;
+- the machine: `bench/host_probe.py` beside the worker through both phases, for the stretches in
+  which this VM runs everything several times slower, and the latency phase split by them.
 
     python -m bench.stream_bench [--events N --users U --latency-seconds S --rate R
                                   --baseline-events M --out FILE]
@@ -46,6 +48,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from batch_pipeline.data.live import LiveGenerator
 from batch_pipeline.data.world import build_world
+from bench.host_probe import HostProbe, Profile
 from bench.stream_baseline import BaselineResult, run_baseline
 from deploy.stack import StackSettings
 from feature_repo.feature_views import PROFILE_VIEW
@@ -61,6 +64,10 @@ RESULTS = Path(__file__).resolve().parent / "results" / "stream.md"
 SEED, WARM_UP_S, PARTITIONS = 7, 2.0, 4
 TARGET_AT_RATE = 1000.0  # the rate the latency target is set for
 TARGET_RATE, TARGET_RATIO, TARGET_P99_MS = 5000.0, 10.0, 50.0
+# Events sent from this long before a slow stretch of the host (bench/host_probe.py) to this long
+# after it are the stretch's: they are still in the worker when it starts, or wait behind the
+# events it held up.
+STRETCH_BEFORE_S, STRETCH_AFTER_S = 0.05, 0.25
 OUTCOMES = ("scored", "degraded", "dead_lettered", "replayed")
 console = Console(stderr=True)
 
@@ -265,6 +272,9 @@ class Result:
     users: int = 0
     baseline: BaselineResult = field(default_factory=BaselineResult)
     notes: list[str] = field(default_factory=list)
+    phases: dict[str, tuple[float, float]] = field(default_factory=dict)  # wall-clock windows
+    sent_s: np.ndarray = field(default_factory=lambda: np.empty(0))  # measured events' CreateTime
+    latencies_ms: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
@@ -312,8 +322,14 @@ def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
     }  # fmt: skip
     # An ephemeral port: the harness's default range is shared with tests running alongside.
     run.worker = WorkerProcess(env, run.workdir / "worker.log", web_port=free_port())
-    ends = throughput(run.worker, run.bootstrap, topics, len(backlog), result)
-    latency(run.worker, run.bootstrap, topics, steady, ends, args.rate, result)
+    with HostProbe() as probe:
+        started = time.time()
+        ends = throughput(run.worker, run.bootstrap, topics, len(backlog), result)
+        result.phases["throughput"] = (started, time.time())
+        started = time.time()
+        latency(run.worker, run.bootstrap, topics, steady, ends, args.rate, result)
+        result.phases["latency"] = (started, time.time())
+    result.notes.append(host_note(probe.profile, result))
     console.log("baseline: one event at a time")
     with bar("baseline", len(baseline)) as advance:
         result.baseline = run_baseline(
@@ -381,6 +397,7 @@ def latency(
     names = ("waiting (batch start less CreateTime)", "features", "scoring", "writing (append "
              "time less scored_at; includes the alerts' reasons)")  # fmt: skip
     sent_ms = np.array([at for t, at in produced.items() if at >= cut and t in scored.first_ts])
+    result.sent_s, result.latencies_ms = sent_ms / 1000, ms  # for `host_note`
     window = ((sent_ms - sent_ms.min()) // 5000).astype(int)
     result.notes.append(
         "Latency p99 by 5 s of sending (ms): "
@@ -417,6 +434,32 @@ def latency(
     result.notes.append(
         f"Worker log `{worker.log_path}`: {len(log):,} lines, {len(flagged)} with ERROR, WARNING "
         f"or Traceback{first}."
+    )
+
+
+def host_note(profile: Profile, result: Result) -> str:
+    """The host probe's view of each phase, and the latency apart from its slow stretches."""
+    phases = {name: profile.window(*span) for name, span in result.phases.items()}
+    text = "Host probe (`bench/host_probe.py`, about 3% of a core): " + "; ".join(
+        f"{name} phase: {p.summary()}" for name, p in phases.items()
+    )
+    during = phases.get("latency")
+    if during is None or not len(result.latencies_ms):
+        return text + "."
+    held = np.zeros(len(result.sent_s), dtype=bool)
+    for s in during.stretches():
+        held |= (result.sent_s >= s.start - STRETCH_BEFORE_S) & (
+            result.sent_s <= s.end + STRETCH_AFTER_S
+        )
+    clear, ms = ~held, result.latencies_ms
+    if not clear.any() or not held.any():
+        return text + "."
+    return text + (
+        f". Latency of the events sent from {STRETCH_BEFORE_S * 1000:.0f} ms before a slow "
+        f"stretch to {STRETCH_AFTER_S * 1000:.0f} ms after it ({held.sum():,} of {len(ms):,}): "
+        f"p50 / p99 {np.percentile(ms[held], 50):,.0f} / {np.percentile(ms[held], 99):,.0f} ms; "
+        f"of the others: {np.percentile(ms[clear], 50):,.0f} / "
+        f"{np.percentile(ms[clear], 99):,.0f} ms (not the target's measure, which is all events)."
     )
 
 
