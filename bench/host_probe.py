@@ -101,12 +101,12 @@ class Profile:
         span = float(self.times[-1] - self.times[0])
         found = self.stretches()
         slow_s = sum(s.end - s.start + INTERVAL_S for s in found)
-        worst = max((s.worst for s in found), default=0.0)
+        worst = f" (worst {max(s.worst for s in found):.0f}x)" if found else ""
         p99 = float(np.percentile(self.cpu_ms, 99)) / self.median_ms
         return (
             f"{len(self.times):,} runs over {span:.0f} s, median {self.median_ms:.3f} ms of CPU, "
-            f"p99 {p99:.1f}x the median; {len(found)} stretches of runs over {SLOW_FACTOR:.0f}x "
-            f"(worst {worst:.0f}x), {slow_s / span:.1%} of the time"
+            f"p99 {p99:.1f}x the median; {len(found)} stretches of runs over {SLOW_FACTOR:.0f}x"
+            f"{worst}, {slow_s / span:.1%} of the time"
         )
 
 
@@ -121,7 +121,8 @@ class HostProbe:
 
     def __enter__(self) -> HostProbe:
         self._process = subprocess.Popen(  # noqa: S603 - our own module, no shell
-            [sys.executable, "-m", "bench.host_probe", str(self.limit_s), str(self.path)]
+            [sys.executable, "-m", "bench.host_probe", str(self.limit_s), str(self.path)],
+            cwd=Path(__file__).resolve().parent.parent,  # where `bench` is a package
         )
         return self
 
