@@ -14,6 +14,7 @@ needs half a core then has a twentieth for that long, and the events of that str
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -115,7 +116,9 @@ class HostProbe:
 
     def __init__(self, limit_s: float = 4 * 3600) -> None:
         self.limit_s = limit_s
-        self.path = Path(tempfile.mkstemp(prefix="host-probe-", suffix=".tsv")[1])
+        fd, name = tempfile.mkstemp(prefix="host-probe-", suffix=".tsv")
+        os.close(fd)  # the child writes it
+        self.path = Path(name)
         self._process: subprocess.Popen[bytes] | None = None
         self.profile = Profile(np.empty(0), np.empty(0))
 
