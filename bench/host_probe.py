@@ -4,8 +4,9 @@ A probe process runs the same small piece of pure-Python work (about 0.3 ms) eve
 records how much CPU time each run took. CPU time does not count time spent waiting for a core,
 so other processes competing for the CPUs barely move it; what moves it is the core running
 slower. On the shared 2-core development VM it does, with nothing else running: every 1.3-1.6 s
-the same work takes 10-18 times as long for some 100-150 ms. A stage of the stream worker that
-needs half a core then has a twentieth for that long, and the events of that stretch wait.
+the same work takes 10-18 times as long for some 100-150 ms. The stream worker, which keeps up
+with 1,000 events/s on about half a core, then needs several cores' worth for that long, and the
+events of the stretch wait.
 
     python -m bench.host_probe SECONDS   # alone: prints the machine's profile over SECONDS
 
