@@ -8,11 +8,20 @@ worker's own. It reads like the worker (aiokafka, in a consumer group, whole fet
 like it (`streaming.outbox.Outbox`: whole batches, acknowledged by all replicas, idempotent), on
 the source record's partition.
 
-    python -m bench.relay BOOTSTRAP SOURCE SINK    # prints "ready" once it holds its partitions
+With `--predictor URL --second-topic TOPIC` it also waits, per batch, where the worker waits: a
+call of the predictor's v2 endpoint with the batch's rows (all features 0, `explain` "decided",
+through the worker's client) before the copies are written, and a second acknowledged write of
+the batch's records (to the second topic) after they are acknowledged, as the worker writes its
+state changelog. Its latency less the plain relay's is what those round trips take here; the
+worker's latency less it is the worker's own work (and its reads of profiles not in its cache).
+
+    python -m bench.relay BOOTSTRAP SOURCE SINK [--predictor URL --second-topic TOPIC]
+                                                   # prints "ready" once it holds its partitions
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import select
 import signal
@@ -20,49 +29,91 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from feature_repo.spec import FEATURE_NAMES
 from streaming.outbox import Outbox
+from streaming.predictor_client import PredictorClient
+from streaming.settings import StreamSettings
 
 READY = "ready"
 START_TIMEOUT_S = 60.0
 
 
-async def relay(bootstrap: str, source: str, sink: str, stop: asyncio.Event) -> None:
+@dataclass(frozen=True)
+class RoundTrips:
+    """The worker's waits to make per batch: its predictor, and the topic of a second write."""
+
+    predictor_url: str
+    second_topic: str
+
+    def args(self) -> list[str]:
+        return ["--predictor", self.predictor_url, "--second-topic", self.second_topic]
+
+
+async def relay(
+    bootstrap: str, source: str, sink: str, stop: asyncio.Event, trips: RoundTrips | None = None
+) -> None:
     """Copy every record of `source` (from its start) to `sink` until `stop` is set."""
     consumer = AIOKafkaConsumer(
         source, bootstrap_servers=bootstrap, group_id=f"relay-{uuid.uuid4().hex[:8]}",
         auto_offset_reset="earliest", enable_auto_commit=False,
     )  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    predictor = None
     await consumer.start()
     try:
         await producer.start()
         outbox = Outbox(producer)
+        if trips is not None:
+            s = StreamSettings()  # the worker's defaults: timeout, attempts, breaker
+            predictor = PredictorClient(
+                trips.predictor_url, s.model_name, timeout_s=s.predictor_timeout_s,
+                attempts=s.predictor_attempts, breaker_failures=s.breaker_failures,
+                breaker_reset_s=s.breaker_reset_s,
+            )  # fmt: skip
         while not consumer.assignment():  # joined the group, partitions assigned
             await consumer.getmany(timeout_ms=100)
         sys.stdout.write(READY + "\n")
         sys.stdout.flush()
         while not stop.is_set():
             fetched = await consumer.getmany(timeout_ms=100)
-            for tp, records in fetched.items():
-                for record in records:
-                    await outbox.add(sink, tp.partition, record.key, record.value)
-            sent = await outbox.submit()
-            await asyncio.gather(*(s.future for s in sent))
+            batch = [(tp.partition, r) for tp, records in fetched.items() for r in records]
+            if predictor is not None and batch:
+                rows = np.zeros((len(batch), len(FEATURE_NAMES)), dtype=np.float32)
+                await predictor.score(rows, explain="decided")
+            await write(outbox, sink, batch)
+            if trips is not None:
+                await write(outbox, trips.second_topic, batch)
     finally:
+        if predictor is not None:
+            await predictor.aclose()
         await producer.stop()
         await consumer.stop()
+
+
+async def write(outbox: Outbox, topic: str, batch: list[tuple[int, Any]]) -> None:
+    """The records to `topic`, each on its source partition; back once Kafka acknowledged all."""
+    for partition, record in batch:
+        await outbox.add(topic, partition, record.key, record.value)
+    sent = await outbox.submit()
+    await asyncio.gather(*(s.future for s in sent))
 
 
 class RelayProcess:
     """`python -m bench.relay` as a child process for the length of a `with` block."""
 
-    def __init__(self, bootstrap: str, source: str, sink: str, log_path: Path) -> None:
-        self.args = [bootstrap, source, sink]
+    def __init__(
+        self, bootstrap: str, source: str, sink: str, log_path: Path,
+        trips: RoundTrips | None = None,
+    ) -> None:  # fmt: skip
+        self.args = [bootstrap, source, sink, *(trips.args() if trips else [])]
         self.log_path = log_path
         self._process: subprocess.Popen[str] | None = None
 
@@ -101,15 +152,21 @@ class RelayProcess:
 
 
 def main() -> int:
-    if len(sys.argv) != 4:
-        sys.stderr.write("usage: python -m bench.relay BOOTSTRAP SOURCE SINK\n")
-        return 2
+    parser = argparse.ArgumentParser(description="The stream bench's latency floor; see above.")
+    parser.add_argument("bootstrap")
+    parser.add_argument("source")
+    parser.add_argument("sink")
+    parser.add_argument("--predictor", help="Call this predictor (its URL) for every batch.")
+    parser.add_argument("--second-topic", help="Write every batch here too, after the sink.")
+    args = parser.parse_args()
+    if (args.predictor is None) != (args.second_topic is None):
+        parser.error("--predictor and --second-topic go together")
+    trips = RoundTrips(args.predictor, args.second_topic) if args.predictor else None
 
     async def run() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        bootstrap, source, sink = sys.argv[1:4]
-        await relay(bootstrap, source, sink, stop)
+        await relay(args.bootstrap, args.source, args.sink, stop, trips)
 
     asyncio.run(run())
     return 0

@@ -9,7 +9,8 @@ In one run, on this machine, against the local stack's Kafka and Redis:
   LogAppendTime) minus the transaction record's CreateTime (one machine, one clock);
 - the floor: the same events at the same rate through a Python Kafka relay that only copies
   each record to another topic (`bench/relay.py`), for what Kafka and this machine take before any
-  scoring;
+  scoring; then through the relay making the worker's round trips per batch (a predictor call, a
+  second acknowledged write), for what the design's waits take without its work;
 - baseline: the per-event design the worker replaces (`bench/stream_baseline.py`) on M events;
 - the machine: `bench/host_probe.py` beside the worker through both phases, for the stretches in
   which this VM runs everything several times slower, and the latency phase split by them.
@@ -52,7 +53,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from batch_pipeline.data.live import LiveGenerator
 from batch_pipeline.data.world import build_world
 from bench.host_probe import HostProbe, Profile
-from bench.relay import RelayProcess
+from bench.relay import RelayProcess, RoundTrips
 from bench.stream_baseline import BaselineResult, run_baseline
 from deploy.stack import StackSettings
 from feature_repo.feature_views import PROFILE_VIEW
@@ -73,6 +74,7 @@ TARGET_RATE, TARGET_RATIO, TARGET_P99_MS = 5000.0, 10.0, 50.0
 # events it held up.
 STRETCH_BEFORE_S, STRETCH_AFTER_S = 0.05, 0.25
 OUTCOMES = ("scored", "degraded", "dead_lettered", "replayed")
+APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}  # a record's time: its broker append
 console = Console(stderr=True)
 
 
@@ -276,7 +278,7 @@ class Result:
     users: int = 0
     baseline: BaselineResult = field(default_factory=BaselineResult)
     notes: list[str] = field(default_factory=list)
-    floor_ms: dict[str, float] = field(default_factory=dict)  # the relay's latency
+    floors: dict[str, dict[str, float]] = field(default_factory=dict)  # the relays' latencies
     phases: dict[str, tuple[float, float]] = field(default_factory=dict)  # wall-clock windows
     # Per phase that measures latency: its measured events' CreateTime (s) and latency (ms).
     measured: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
@@ -298,7 +300,7 @@ def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
     new = run.new_topic
     # A score's time is when the broker appended it (when a consumer can have it), not when the
     # worker built it: the worker sends a batch's records together, after its alerts' reasons.
-    scores = new("scores", 4, {"message.timestamp.type": "LogAppendTime"})
+    scores = new("scores", 4, APPEND_TIME)
     topics = StreamTopics(new("tx", 4), scores, new("alerts", 1), new("dlq", 1), 4)
     base_in, base_out = new("baseline-tx", 4), new("baseline-scores", 4)
     console.log("generating events")
@@ -334,9 +336,10 @@ def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
         started = time.time()
         latency(run.worker, run.bootstrap, topics, steady, ends, args.rate, result)
         result.phases["latency"] = (started, time.time())
-        started = time.time()
-        floor(run, steady, args.rate, result)
-        result.phases["relay"] = (started, time.time())
+        for trips in (False, True):
+            started = time.time()
+            name = floor(run, steady, args.rate, result, trips)
+            result.phases[name] = (started, time.time())
     result.notes.append(host_note(probe.profile, result))
     console.log("baseline: one event at a time")
     with bar("baseline", len(baseline)) as advance:
@@ -459,12 +462,17 @@ def percentiles(ms: np.ndarray) -> dict[str, float]:
     }  # fmt: skip
 
 
-def floor(run: Run, steady: list[dict[str, Any]], rate: float, result: Result) -> None:
-    """The latency phase's events, at its rate, through `bench/relay.py` (the worker stopped)."""
-    source = run.new_topic("relay-tx", PARTITIONS)
-    sink = run.new_topic("relay-out", PARTITIONS, {"message.timestamp.type": "LogAppendTime"})
-    with RelayProcess(run.bootstrap, source, sink, run.workdir / "relay.log"):
-        with bar(f"relay: produce {rate:,.0f} events/s", len(steady)) as advance:
+def floor(run: Run, steady: list[dict[str, Any]], rate: float, result: Result, trips: bool) -> str:
+    """The latency phase's events at its rate through `bench/relay.py`; the phase's name."""
+    name = "round trips" if trips else "relay"
+    source = run.new_topic(f"{name.replace(' ', '-')}-tx", PARTITIONS)
+    sink = run.new_topic(f"{name.replace(' ', '-')}-out", PARTITIONS, APPEND_TIME)
+    waits = None
+    if trips:
+        assert run.predictor is not None  # noqa: S101 - started by run_bench
+        waits = RoundTrips(run.predictor.url, run.new_topic("round-trips-second", PARTITIONS))
+    with RelayProcess(run.bootstrap, source, sink, run.workdir / f"{name}.log", waits):
+        with bar(f"{name}: produce {rate:,.0f} events/s", len(steady)) as advance:
             produce(steady, run.bootstrap, source, rate, advance)
         copied = read_topic(run.bootstrap, sink, None, at_least=len(steady))
     sent: dict[str, int] = {}
@@ -479,19 +487,23 @@ def floor(run: Run, steady: list[dict[str, Any]], rate: float, result: Result) -
     read_topic(run.bootstrap, source, keep(sent))
     read_topic(run.bootstrap, sink, keep(first))
     sent_ms, ms, _ = measure(sent, first)
-    result.measured["relay"] = (sent_ms / 1000, ms)
-    result.floor_ms = percentiles(ms)
-    result.notes.append(
-        f"Relay phase (`bench/relay.py`: the latency phase's {len(steady):,} events at the same "
-        f"rate, copied from one topic to another by a Python aiokafka consumer and producer and "
-        f"nothing else, the worker stopped): {sum(copied.values()):,} records copied, "
-        f"{sum(t not in first for t in sent)} events without a copy, {len(ms):,} measured after "
-        f"the warm-up. p50 / p99 / max {result.floor_ms['p50']:,.0f} / "
-        f"{result.floor_ms['p99']:,.0f} / {result.floor_ms['max']:,.0f} ms, "
-        f"{result.floor_ms['over']:.2%} of events over {TARGET_P99_MS:.0f} ms (the worker: "
-        f"{result.latency_ms.get('over', 0.0):.2%}). This is what Kafka and this machine take "
-        "before any scoring."
+    result.measured[name] = (sent_ms / 1000, ms)
+    got = result.floors[name] = percentiles(ms)
+    what = (
+        "a relay that makes the worker's round trips per batch: a predictor call with the "
+        "batch's rows (features all 0), then the copies, then a second acknowledged write of them"
+        if trips
+        else "a relay that copies each record to another topic and does nothing else"
     )
+    result.notes.append(
+        f"{name.capitalize()} phase (`bench/relay.py`, {what}; the latency phase's "
+        f"{len(steady):,} events at the same rate, the worker stopped): "
+        f"{sum(copied.values()):,} records copied, {sum(t not in first for t in sent)} events "
+        f"without a copy, {len(ms):,} measured after the warm-up. p50 / p99 / max "
+        f"{got['p50']:,.0f} / {got['p99']:,.0f} / {got['max']:,.0f} ms, {got['over']:.2%} of "
+        f"events over {TARGET_P99_MS:.0f} ms (the worker: {result.latency_ms['over']:.2%})."
+    )
+    return name
 
 
 def host_note(profile: Profile, result: Result) -> str:
@@ -502,7 +514,8 @@ def host_note(profile: Profile, result: Result) -> str:
     )
     splits = [
         split(name, phases[name], *result.measured[name])
-        for name in ("latency", "relay") if name in phases and name in result.measured
+        for name in ("latency", "relay", "round trips")
+        if name in phases and name in result.measured
     ]  # fmt: skip
     return text + "".join(f". {t}" for t in splits if t) + "."
 
@@ -527,7 +540,8 @@ def split(name: str, during: Profile, sent_s: np.ndarray, ms: np.ndarray) -> str
 
 
 def report(args: argparse.Namespace, result: Result) -> str:
-    base, lat, relay, load = result.baseline, result.latency_ms, result.floor_ms, os.getloadavg()
+    base, lat, load = result.baseline, result.latency_ms, os.getloadavg()
+    relay, trips = (result.floors.get(k, {}) for k in ("relay", "round trips"))
     ratio = result.rate / base.rate if base.rate else 0.0
     defaults = StreamSettings.model_fields
     worker = ", ".join(f"{k} {defaults[k].default}" for k in ("batch_max", "linger_ms", "store"))
@@ -547,6 +561,8 @@ def report(args: argparse.Namespace, result: Result) -> str:
          f"{lat['over']:.2%}", "", None),
         (f"Floor: a Kafka relay's latency p50 / p99 {at}",
          f"{relay.get('p50', 0):,.0f} / {relay.get('p99', 0):,.0f}", "", None),
+        (f"Floor: the relay with the worker's round trips, p50 / p99 {at}",
+         f"{trips.get('p50', 0):,.0f} / {trips.get('p99', 0):,.0f}", "", None),
         (f"Worker resident memory, {result.users:,} users' state (MiB)",
          f"{result.rss_mib:,.0f}", "reported", None),
     ]  # fmt: skip

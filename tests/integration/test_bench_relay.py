@@ -6,12 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
-from bench.relay import RelayProcess
+from bench.relay import RelayProcess, RoundTrips
 from streaming.produce import events_live, produce
 from tests.integration.stream_harness import read_all, read_topic
+from tests.unit.predictor.harness import PredictorProcess
+from tests.unit.predictor.onnx_models import write_model
 
 
 def test_the_relay_copies_every_record_once_to_its_partition(
@@ -31,6 +34,34 @@ def test_the_relay_copies_every_record_once_to_its_partition(
         assert (record.key, record.value) == (original.key, original.value)
         assert record.partition == original.partition
         assert record.timestamp >= original.timestamp
+
+
+def test_with_round_trips_it_asks_the_predictor_and_writes_each_record_twice(
+    kafka_bootstrap: str, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    source, sink = new_topic("relay-in", partitions=2), new_topic("relay-out", partitions=2)
+    second = new_topic("relay-second", partitions=2)
+    events = list(events_live(100, 4, datetime(2026, 5, 1, tzinfo=UTC), count=40))
+    model = write_model(tmp_path / "model" / "model.onnx", "1")
+    predictor = PredictorProcess(
+        ["--model-uri", str(model), "--no-features"], tmp_path / "predictor.log"
+    ).start()
+    try:
+        trips = RoundTrips(predictor.url, second)
+        with RelayProcess(kafka_bootstrap, source, sink, tmp_path / "relay.log", trips):
+            produce(events, kafka_bootstrap, source, rate=200.0)
+            both = [
+                read_topic(kafka_bootstrap, t, lambda got: len(got) >= 40, timeout_s=60)
+                for t in (sink, second)
+            ]
+        rows = httpx.get(predictor.url + "/metrics", timeout=5).text
+    finally:
+        predictor.stop()
+    wanted = sorted(e["transaction_id"] for e in events)
+    for records in both:
+        assert sorted(orjson.loads(r.value)["transaction_id"] for r in records) == wanted
+    scored = [line for line in rows.splitlines() if line.startswith("fraud_predictor_rows_total")]
+    assert scored == ['fraud_predictor_rows_total{protocol="v2"} 40.0'], scored
 
 
 def test_a_relay_that_cannot_reach_kafka_says_so(tmp_path: Path) -> None:
