@@ -12,8 +12,8 @@ In one run, on this machine, against the local stack's Kafka and Redis:
   scoring; then through the relay making the worker's round trips per batch (a predictor call, a
   second acknowledged write), for what the design's waits take without its work;
 - baseline: the per-event design the worker replaces (`bench/stream_baseline.py`) on M events;
-- the machine: `bench/host_probe.py` beside the worker through both phases, for the stretches in
-  which this VM runs everything several times slower, and the latency phase split by them.
+- the machine: `bench/host_probe.py` beside the worker and the relays, for the stretches in
+  which this VM runs everything several times slower; each latency measure is split by them.
 
     python -m bench.stream_bench [--events N --users U --latency-seconds S --rate R
                                   --baseline-events M --out FILE]
