@@ -24,8 +24,8 @@ def test_the_relay_copies_every_record_once_to_its_partition(
     events = list(events_live(200, 3, datetime(2026, 5, 1, tzinfo=UTC), count=60))
     with RelayProcess(kafka_bootstrap, source, sink, tmp_path / "relay.log"):
         assert produce(events, kafka_bootstrap, source, rate=200.0).sent == 60
-        copied = read_topic(kafka_bootstrap, sink, lambda got: len(got) >= 60, timeout_s=60)
-    originals = read_all(kafka_bootstrap, source)
+        read_topic(kafka_bootstrap, sink, lambda got: len(got) >= 60, timeout_s=60)
+    copied, originals = read_all(kafka_bootstrap, sink), read_all(kafka_bootstrap, source)
     by_id = {orjson.loads(r.value)["transaction_id"]: r for r in originals}
     ids = [orjson.loads(r.value)["transaction_id"] for r in copied]
     assert sorted(ids) == sorted(e["transaction_id"] for e in events)  # each once
@@ -50,15 +50,13 @@ def test_with_round_trips_it_asks_the_predictor_and_writes_each_record_twice(
         trips = RoundTrips(predictor.url, second)
         with RelayProcess(kafka_bootstrap, source, sink, tmp_path / "relay.log", trips):
             produce(events, kafka_bootstrap, source, rate=200.0)
-            both = [
-                read_topic(kafka_bootstrap, t, lambda got: len(got) >= 40, timeout_s=60)
-                for t in (sink, second)
-            ]
+            for topic in (sink, second):
+                read_topic(kafka_bootstrap, topic, lambda got: len(got) >= 40, timeout_s=60)
         rows = httpx.get(predictor.url + "/metrics", timeout=5).text
     finally:
         predictor.stop()
     wanted = sorted(e["transaction_id"] for e in events)
-    for records in both:
+    for records in (read_all(kafka_bootstrap, sink), read_all(kafka_bootstrap, second)):
         assert sorted(orjson.loads(r.value)["transaction_id"] for r in records) == wanted
     scored = [line for line in rows.splitlines() if line.startswith("fraud_predictor_rows_total")]
     assert scored == ['fraud_predictor_rows_total{protocol="v2"} 40.0'], scored
