@@ -388,11 +388,7 @@ def latency(
     rss, peak = memory_mib(worker.process.pid)
     gc_after = gc_pauses(worker)
     produced: dict[str, int] = {}
-
-    def sent_at(record: Any) -> None:
-        produced[orjson.loads(record.value)["transaction_id"]] = record.timestamp
-
-    read_topic(bootstrap, topics.transactions, sent_at, tx_start)
+    read_topic(bootstrap, topics.transactions, first_times(produced), tx_start)
     scored = Scores()
     read_topic(bootstrap, topics.scores, scored.add, scores_start, at_least=len(steady))
     sent_ms, ms, cut = measure(produced, scored.first_ts)
@@ -442,6 +438,15 @@ def latency(
     )
 
 
+def first_times(into: dict[str, int]) -> Callable[[Any], None]:
+    """A `read_topic` callback: each transaction id's first record's Kafka time, into `into`."""
+
+    def keep(record: Any) -> None:
+        into.setdefault(orjson.loads(record.value)["transaction_id"], record.timestamp)
+
+    return keep
+
+
 def measure(sent: dict[str, int], first: dict[str, int]) -> tuple[np.ndarray, np.ndarray, int]:
     """Per event after the warm-up that has an output: its CreateTime and latency, in ms.
 
@@ -465,8 +470,9 @@ def percentiles(ms: np.ndarray) -> dict[str, float]:
 def floor(run: Run, steady: list[dict[str, Any]], rate: float, result: Result, trips: bool) -> str:
     """The latency phase's events at its rate through `bench/relay.py`; the phase's name."""
     name = "round trips" if trips else "relay"
-    source = run.new_topic(f"{name.replace(' ', '-')}-tx", PARTITIONS)
-    sink = run.new_topic(f"{name.replace(' ', '-')}-out", PARTITIONS, APPEND_TIME)
+    slug = name.replace(" ", "-")
+    source = run.new_topic(f"{slug}-tx", PARTITIONS)
+    sink = run.new_topic(f"{slug}-out", PARTITIONS, APPEND_TIME)
     waits = None
     if trips:
         assert run.predictor is not None  # noqa: S101 - started by run_bench
@@ -474,18 +480,10 @@ def floor(run: Run, steady: list[dict[str, Any]], rate: float, result: Result, t
     with RelayProcess(run.bootstrap, source, sink, run.workdir / f"{name}.log", waits):
         with bar(f"{name}: produce {rate:,.0f} events/s", len(steady)) as advance:
             produce(steady, run.bootstrap, source, rate, advance)
-        copied = read_topic(run.bootstrap, sink, None, at_least=len(steady))
+        first: dict[str, int] = {}  # read once every copy is there, while the relay idles
+        copied = read_topic(run.bootstrap, sink, first_times(first), at_least=len(steady))
     sent: dict[str, int] = {}
-    first: dict[str, int] = {}
-
-    def keep(into: dict[str, int]) -> Callable[[Any], None]:
-        def first_of(record: Any) -> None:  # a transaction's first record
-            into.setdefault(orjson.loads(record.value)["transaction_id"], record.timestamp)
-
-        return first_of
-
-    read_topic(run.bootstrap, source, keep(sent))
-    read_topic(run.bootstrap, sink, keep(first))
+    read_topic(run.bootstrap, source, first_times(sent))
     sent_ms, ms, _ = measure(sent, first)
     result.measured[name] = (sent_ms / 1000, ms)
     got = result.floors[name] = percentiles(ms)
