@@ -5,11 +5,12 @@ for `ttl_s`; a batch's cache misses are one Redis pipeline (the provider's `onli
 as the predictor reads). A profile scores an event only if it had become available by the event's
 time and is not older than the view's TTL: the point-in-time rule of the training set.
 
-Activity rows go to the push source in bulk: the stream keeps, per user, the row of the latest
-transaction by event time, and `flush()` pushes them all at once, `push_interval_s` apart. The
-online view holds one row per user, so a write per event would only overwrite itself. Under a
-backlog the worker scores faster than the periodic flush gets turns of the loop; past `MAX_PENDING`
-staged users it flushes before taking its next batch, which bounds how far Redis lags.
+Activity rows go to the push source a batch at a time: the stream stages, per user, the row of
+the latest transaction by event time, and `push()` writes the staged rows before the batch's
+records are acknowledged, so a committed offset never stands for a row Redis lacks. The online
+view holds one row per user, so a write per event would only overwrite itself. A push that fails
+leaves its rows staged; the worker then leaves pushing to its timer (`flush()` every
+`push_interval_s`) for `FAILED_PUSH_PAUSE_S`, rather than wait on Redis in every batch.
 """
 
 from __future__ import annotations
@@ -48,9 +49,7 @@ log = logging.getLogger(__name__)
 READ_TIMEOUT_S = 1.0
 PUSH_TIMEOUT_S = 2.0  # per write of a chunk
 FAILED_PUSH_PAUSE_S = 5.0  # after a failed push, leave pushing to the timer this long
-PUSH_CHUNK = 50  # rows per script call: about 1 ms of Redis, so profile reads wait little
-PUSH_CHUNK_BEHIND, BEHIND_ROWS = 500, 2_000  # rows per call when more than this many wait
-MAX_PENDING = 10_000  # staged users beyond which the worker pushes before its next batch
+PUSH_CHUNK = 500  # rows per script call (a batch's push is one or two calls)
 KEY_CACHE_SIZE = 200_000  # users whose Redis key is kept serialised
 _EVENT_COLS = [FEATURE_NAMES.index(n) for n in EVENT_FEATURES]
 Profile = dict[str, float]
@@ -152,24 +151,25 @@ class FeastIO:
         return True
 
     def stage(
-        self, users: Sequence[str], ts_us: Sequence[int], features: npt.NDArray[np.float64],
-        latitude: Sequence[float], longitude: Sequence[float],
-    ) -> None:  # fmt: skip
-        """Keep each user's activity row of their latest event (by event time) for the next push."""
+        self, users: Sequence[str], ts_us: Sequence[int], columns: npt.NDArray[np.float64]
+    ) -> None:
+        """Keep each user's activity row of their latest event (by event time) for the next push.
+
+        `columns` holds a row of the `ACTIVITY_COLUMNS` per user (`activity_columns`).
+        """
         pending = self._pending
-        rows = activity_rows(np.column_stack([features[:, _EVENT_COLS], latitude, longitude]))
+        rows = activity_rows(columns)
         for i, user in enumerate(users):
             held = pending.get(user)
             if held is None or ts_us[i] >= held[0]:
                 pending[user] = (ts_us[i], rows[i])
 
-    @property
-    def behind(self) -> bool:
-        """Too many rows wait: push before the next batch (unless a push failed just now)."""
-        return (
-            len(self._pending) > MAX_PENDING
-            and time.monotonic() - self._failed_at > FAILED_PUSH_PAUSE_S
-        )
+    async def push(self) -> int:
+        """A batch's push of the staged rows, unless a push failed in the last
+        `FAILED_PUSH_PAUSE_S` (the timer's `flush()` retries them meanwhile)."""
+        if time.monotonic() - self._failed_at < FAILED_PUSH_PAUSE_S:
+            return 0
+        return await self.flush()
 
     async def flush(self) -> int:
         """Push the staged rows; on failure they stay staged (newer rows replace them).
@@ -185,12 +185,10 @@ class FeastIO:
             return 0
         pending, self._pending = self._pending, {}
         users = list(pending)
-        # Behind (a backlog): bigger writes, fewer turns of the loop waiting for Redis.
-        chunk = PUSH_CHUNK if len(users) <= BEHIND_ROWS else PUSH_CHUNK_BEHIND
         started = time.perf_counter()
         try:
-            for lo in range(0, len(users), chunk):  # scoring goes on between chunks
-                part = users[lo : lo + chunk]
+            for lo in range(0, len(users), PUSH_CHUNK):
+                part = users[lo : lo + PUSH_CHUNK]
                 async with asyncio.timeout(PUSH_TIMEOUT_S):
                     await self.writer.write(part, [pending[u] for u in part])
         except (RedisError, OSError, TimeoutError) as exc:  # keep the rows for the next flush
@@ -395,6 +393,13 @@ class ActivityWriter:
         values = b"".join(row for _, row in rows)
         written: int = await self.layout.run(_WRITE_ROWS, keys, [*self._head, *stamps, values])
         return written
+
+
+def activity_columns(
+    features: npt.NDArray[np.float64], latitude: Sequence[float], longitude: Sequence[float]
+) -> npt.NDArray[np.float64]:
+    """The `ACTIVITY_COLUMNS` of each row of a batch's feature rows (spec order) and locations."""
+    return np.column_stack([features[:, _EVENT_COLS], latitude, longitude])
 
 
 def activity_rows(columns: npt.NDArray[np.float64]) -> list[bytes]:

@@ -11,9 +11,11 @@ For a batch of Kafka records (in partition order, as the intake gives them):
    alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
    acknowledge all of them;
 6. only then store the new states, locally and in the changelog (waiting for Kafka again), and
-   stage the activity rows for Feast (pushed by a timer, or here when too many are staged).
+   push the users' latest activity rows to Feast meanwhile.
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
-than losing it, and the ledger keeps a repeat from becoming a second alert.
+than losing it, and the ledger keeps a repeat from becoming a second alert. A user's state keeps
+the activity row of their latest event, and a batch with a replayed record of a user (applied
+before the crash) pushes it again: the crash may have come between storing the state and the push.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from feature_repo.events import Transaction
 from feature_repo.vectors import batch_features
 from streaming import fallback, metrics
 from streaming.decode import Rejected, decode
-from streaming.feast_io import FeastIO
+from streaming.feast_io import FeastIO, activity_columns
 from streaming.ledger import AlertLedger
 from streaming.outbox import Outbox
 from streaming.predictor_client import PredictorClient, PredictorUnavailable
@@ -86,20 +88,25 @@ class Pipeline:
             else:
                 valid.append((msg, result))
         await self._catch_up(records)
-        accepted, updated = await self._apply(valid)
+        accepted, updated, replayed = await self._apply(valid)
         if accepted:
-            await self._score_and_emit(accepted, started)
+            await self._score_and_emit(accepted, updated, started)
         sent = await self._outbox.submit()
         await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
-        if updated:
+        if self.feast is not None:
+            self._restage(replayed)
+            # Pushed before the records are acknowledged: a committed offset has its rows in
+            # Redis (unless the push failed: they stay staged for the timer's retries).
+            await asyncio.gather(self._store(updated), self.feast.push())
+        elif updated:
             await self._store(updated)
-        if self.feast is not None and self.feast.behind:
-            await self.feast.flush()  # (the timer's flushes fall behind under a backlog)
         metrics.BATCH_SIZE.observe(len(records))
 
     async def _store(self, updated: dict[str, UserState]) -> None:
         """Write the new states, locally and to the changelog, and wait for Kafka to have them."""
         assert self._outbox is not None  # noqa: S101 - made by `process`
+        if not updated:
+            return
         topic = self.states.changelog_topic
         for partition, key, value in self.states.put_many(updated):
             await self._outbox.add(topic, partition, key, value)
@@ -140,18 +147,29 @@ class Pipeline:
         partitions = await self._outbox.partitions(topic)
         await self._outbox.add(topic, partitions[partition % len(partitions)], key, value, headers)
 
+    def _restage(self, replayed: dict[str, UserState]) -> None:
+        """Stage the kept activity row of each user with a replayed record again."""
+        assert self.feast is not None  # noqa: S101 - called only with Feast
+        rows = {user: s.row for user, s in replayed.items() if s.row is not None}
+        if rows:
+            at_us, values = zip(*rows.values(), strict=True)
+            self.feast.stage(list(rows), at_us, np.array(values))
+
     async def _apply(
         self, valid: list[tuple[Any, Transaction]]
-    ) -> tuple[list[_Accepted], dict[str, UserState]]:
+    ) -> tuple[list[_Accepted], dict[str, UserState], dict[str, UserState]]:
+        """Apply each user's events in order: the accepted events, the users' new states, and the
+        states of the users with a replayed record."""
         by_user: dict[str, list[int]] = {}
         for i, (_, event) in enumerate(valid):
             by_user.setdefault(event.user_id, []).append(i)
         accepted: dict[int, _Accepted] = {}
         updated: dict[str, UserState] = {}
+        replayed: dict[str, UserState] = {}
         for user, indices in by_user.items():
             first = valid[indices[0]][0]
             state = self.states.get(user, first)
-            changed = False
+            changed = replay = False
             for i in indices:
                 msg, event = valid[i]
                 offset = msg.offset
@@ -168,6 +186,7 @@ class Pipeline:
                         # in partition order): a replay, whether or not it is in the lateness
                         # window of the user's newer events by now; not a dead letter.
                         metrics.EVENTS.labels("replayed").inc()
+                        replay = True
                     elif isinstance(exc, TooLate):
                         reason = f"transaction {event.transaction_id} is too late: {exc}"
                         await self._dead_letter(msg, Rejected("too_late", reason))
@@ -181,9 +200,13 @@ class Pipeline:
                 accepted[i] = _Accepted(msg, event, activity, ts_us)
             if changed:
                 updated[user] = state
-        return [accepted[i] for i in sorted(accepted)], updated
+            if replay:
+                replayed[user] = state
+        return [accepted[i] for i in sorted(accepted)], updated, replayed
 
-    async def _score_and_emit(self, accepted: list[_Accepted], started: float) -> None:
+    async def _score_and_emit(
+        self, accepted: list[_Accepted], updated: dict[str, UserState], started: float
+    ) -> None:
         events = [a.event for a in accepted]
         ts_us = [a.ts_us for a in accepted]
         event_s = [t / US for t in ts_us]
@@ -236,10 +259,13 @@ class Pipeline:
             await self._alerts(results, alerts, reasons)
         self._observe(results, accepted, degraded, scored_at, np.array(event_s), scores)
         if self.feast is not None:
-            self.feast.stage(
-                [e.user_id for e in events], ts_us, features,
-                [e.latitude for e in events], [e.longitude for e in events],
-            )  # fmt: skip
+            users = [e.user_id for e in events]
+            columns = activity_columns(
+                features, [e.latitude for e in events], [e.longitude for e in events]
+            )
+            self.feast.stage(users, ts_us, columns)
+            for user, at_us, values in zip(users, ts_us, columns.tolist(), strict=True):
+                updated[user].keep_row(at_us, values)
 
     async def _alerts(
         self, results: list[Scored], rows: list[int], reasons: list[list[dict[str, Any]]] | None

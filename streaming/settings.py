@@ -60,8 +60,8 @@ class StreamSettings(BaseSettings):
     )
     profile_cache_size: int = Field(200_000, ge=1)
     push_interval_s: float = Field(
-        0.5, gt=0, description="Seconds from the end of one push of users' latest activity rows "
-        "to Feast to the start of the next.",
+        0.5, gt=0, description="Seconds between retries of the Feast activity rows that a "
+        "failed push left staged (each batch pushes its own rows).",
     )  # fmt: skip
 
     max_event_bytes: int = Field(

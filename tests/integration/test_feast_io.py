@@ -29,7 +29,7 @@ from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_STORED
 from feature_repo.store import apply_definitions, open_store
 from predictor.features import values_of
 from streaming import feast_io
-from streaming.feast_io import FeastIO
+from streaming.feast_io import FeastIO, activity_columns
 
 pytestmark = [pytest.mark.redis]
 T0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -56,15 +56,17 @@ def _stage(io: FeastIO, users: list[str], at: list[datetime], seed: int) -> np.n
     features = rng.uniform(0, 100, size=(len(users), len(FEATURE_NAMES)))
     lat, lon = rng.uniform(-60, 60, len(users)), rng.uniform(-170, 170, len(users))
     ts_us = [int((t - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6) for t in at]
-    io.stage(users, ts_us, features, list(lat), list(lon))
+    io.stage(users, ts_us, activity_columns(features, list(lat), list(lon)))
     cols = [FEATURE_NAMES.index(n) for n in EVENT_FEATURES]
     return np.column_stack([features[:, cols], lat, lon])
 
 
-def _flush(io: FeastIO) -> int:
+def _flush(io: FeastIO, push: bool = False) -> int:
+    """`io.flush()` (the timer's), or `io.push()` (a batch's), on a loop of its own."""
+
     async def flush() -> int:
         try:
-            return await io.flush()
+            return await (io.push() if push else io.flush())
         finally:
             await io.aclose()
 
@@ -171,24 +173,32 @@ def test_profile_reads_answer_as_feast_online_read(store: FeatureStore, redis_ur
     assert ours[1] == (None, None) and ours[3] == (None, None)
 
 
-def test_a_backlog_of_rows_is_pushed_inline_unless_a_push_just_failed(
+def test_a_batch_pushes_its_rows_unless_a_push_just_failed(
     store: FeatureStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(feast_io, "MAX_PENDING", 2)
     io = FeastIO(store, ttl_s=60, size=100)
     _stage(io, ["a", "b"], [T0, T0], seed=6)
-    assert not io.behind  # 2 rows wait: not more than MAX_PENDING
-    _stage(io, ["c"], [T0], seed=7)
-    assert io.behind
+    assert _flush(io, push=True) == 2
+    calls = 0
 
     async def refused(*_: object) -> None:
+        nonlocal calls
+        calls += 1
         raise RedisConnectionError("Redis refused the connection")
 
     healthy = io.writer.write
     monkeypatch.setattr(io.writer, "write", refused)
-    assert _flush(io) == 0  # failed: the rows stay staged, and the worker stops waiting on Redis
-    assert not io.behind
-    monkeypatch.setattr(feast_io, "FAILED_PUSH_PAUSE_S", 0.0)
-    assert io.behind  # the pause is over: push before the next batch again
+    staged = _stage(io, ["c"], [T0], seed=7)
+    assert _flush(io, push=True) == 0 and calls == 1  # failed: the row stays staged
+    staged = np.vstack([staged, _stage(io, ["d"], [T0], seed=8)])
+    assert _flush(io, push=True) == 0 and calls == 1  # paused: batches do not wait on Redis
+    assert _flush(io) == 0 and calls == 2  # the timer's retry, failing again
     monkeypatch.setattr(io.writer, "write", healthy)
-    assert _flush(io) == 3 and not io.behind
+    assert _flush(io, push=True) == 0  # still paused after the timer's failure
+    assert _flush(io) == 2  # the timer's retry pushes both staged rows
+    online = _online(store, ["c", "d"])
+    got = [[online[n][i] for n in ACTIVITY_COLUMNS] for i in range(2)]
+    np.testing.assert_allclose(got, staged, rtol=0, atol=0)
+    monkeypatch.setattr(feast_io, "FAILED_PUSH_PAUSE_S", 0.0)
+    _stage(io, ["e"], [T0], seed=9)
+    assert _flush(io, push=True) == 1  # the pause is over: batches push again

@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+import redis
 
 from deploy.stack.settings import StackSettings
 from feature_repo.replay import replay
@@ -138,7 +139,7 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
         scores = values(read_all(env.kafka, topics.scores))
         alerts = values(read_all(env.kafka, topics.alerts))
         # The worker pushed activity rows while it ran, at least as many as the history has
-        # users, without a failure (its periodic push: too few users for the pipeline's own).
+        # users, without a failure.
         pushed = worker.metric("fraud_stream_feast_pushed_rows_total")
         errors = worker.metric("fraud_stream_feast_errors_total", 'operation="push"')
     finally:
@@ -183,6 +184,107 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
     assert any("required field is missing" in r for r in reasons["invalid"])
     assert "key each record by its user_id" in reasons["wrong_key"][0]
     assert "too late" in reasons["too_late"][0] and "already applied" in reasons["duplicate"][0]
+
+
+def _committed_to_end(kafka: str, group: str, topic: str, timeout_s: float = 60) -> None:
+    """Until the group's committed offsets are the topic's end offsets."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        ends = consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.committed(tp) != ends[tp] for tp in tps):
+            assert time.monotonic() < deadline, {tp: consumer.committed(tp) for tp in tps}
+            time.sleep(0.5)
+    finally:
+        consumer.close()
+
+
+def _rewind(kafka: str, group: str, topic: str) -> None:
+    """Commit offset 0 on every partition for the group (none of its members running): as if
+    the worker had crashed before committing anything."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(tps)
+        consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in tps})
+    finally:
+        consumer.close()
+
+
+def test_committed_records_have_their_feast_rows_and_a_replay_pushes_them_again(
+    env: Env, prepared_world: PreparedWorld, new_topic: Callable[..., str]
+) -> None:
+    """A record's offset is committed only once its user's activity row is in Feast; a worker
+    that crashed after storing the states but before the push (or after the push, losing what
+    Redis held since) pushes the rows again from the states when the records are replayed."""
+    from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
+    from feature_repo.store import open_store
+    from streaming.feast_io import RedisLayout
+
+    topics = make_topics(new_topic)
+    app_id = f"rows-{topics.transactions}"
+    world = feast_world(prepared_world.out, env.workdir, StackSettings().feast_redis)
+    feast_env = {
+        "FRAUD_STREAM_FEATURE_DATA": str(world.data), "FRAUD_STREAM_FEAST_PROJECT": world.project,
+        "FRAUD_STREAM_REDIS_CONNECTION": world.redis_connection,
+        "FRAUD_STREAM_PUSH_INTERVAL_S": "3600",  # no timer pushes: only the batches' own
+    }  # fmt: skip
+    events = _live(900, datetime.now(UTC) - timedelta(hours=2), seed=11)
+    users = sorted({e["user_id"] for e in events})
+    store = open_store(world.data, world.redis_connection, world.project)
+
+    def online() -> list[list[Any]]:
+        rows = store.get_online_features(
+            features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
+            entity_rows=[{"user_id": u} for u in users],
+        ).to_dict()
+        return [[rows[n][i] for n in ACTIVITY_COLUMNS] for i in range(len(users))]
+
+    worker = env.worker("a", topics, app_id, **feast_env).start()
+    try:
+        produce(events, env.kafka, topics.transactions)
+        scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events})
+        _committed_to_end(env.kafka, app_id, topics.transactions)
+        pushed = online()  # every committed record's row is in Redis (no timer push ran)
+    finally:
+        worker.stop()
+    # Each user's row is that of their latest event: its features, where it happened.
+    by_time = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+    latest = {e["user_id"]: e for e in by_time}
+    for user, got in zip(users, pushed, strict=True):
+        event = latest[user]
+        features = scores[event["transaction_id"]]["features"]
+        where = [event["latitude"], event["longitude"]]
+        want = [*(features[n] for n in ACTIVITY_COLUMNS[:-2]), *where]
+        assert got == pytest.approx(want, rel=1e-12), user
+
+    # Lose the rows and the commits, then run the worker on its stored states again.
+    layout = RedisLayout(store)
+    ts_field, fields = layout.fields(store.get_feature_view(ACTIVITY_VIEW), ACTIVITY_COLUMNS)
+    client = redis.Redis.from_url(StackSettings().redis_url)
+    try:
+        for user in users:
+            client.hdel(layout.key(user), ts_field, *fields)
+    finally:
+        client.close()
+    assert all(v is None for row in online() for v in row)
+    _rewind(env.kafka, app_id, topics.transactions)
+    worker.start()
+    try:
+        _committed_to_end(env.kafka, app_id, topics.transactions)
+        replayed = worker.metric("fraud_stream_events_total", 'outcome="replayed"')
+        scored = worker.metric("fraud_stream_events_total", 'outcome="scored"')
+        again = online()
+    finally:
+        worker.stop()
+    assert (replayed, scored) == (len(events), 0), worker.log()[-3000:]
+    assert again == pushed
 
 
 def _live(count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
