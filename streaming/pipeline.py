@@ -10,8 +10,8 @@ For a batch of Kafka records (in partition order, as the intake gives them):
 5. write a score record per event, an alert per event at or above the threshold (unless the
    alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
    acknowledge all of them;
-6. only then store the new states, locally and in the changelog (waiting for Kafka again), and
-   push the users' latest activity rows to Feast meanwhile.
+6. only then store the new states, locally and in the changelog (waiting for Kafka again);
+   the users' latest activity rows go to Feast meanwhile, from the moment the outputs are sent.
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
 than losing it, and the ledger keeps a repeat from becoming a second alert. A user's state keeps
 the activity row of their latest event, and a batch with a replayed record of a user (applied
@@ -92,14 +92,19 @@ class Pipeline:
         if accepted:
             await self._score_and_emit(accepted, updated, started)
         sent = await self._outbox.submit()
-        await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
+        pushing = None
         if self.feast is not None:
-            self._restage(replayed)
-            # Pushed before the records are acknowledged: a committed offset has its rows in
+            # The rows go to Redis while Kafka acknowledges the outputs and the states, and the
+            # records are acknowledged only after the push: a committed offset has its rows in
             # Redis (unless the push failed: they stay staged for the timer's retries).
-            await asyncio.gather(self._store(updated), self.feast.push())
-        elif updated:
+            self._restage(replayed)
+            pushing = asyncio.ensure_future(self.feast.push())
+        try:
+            await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
             await self._store(updated)
+        finally:
+            if pushing is not None:
+                await pushing
         metrics.BATCH_SIZE.observe(len(records))
 
     async def _store(self, updated: dict[str, UserState]) -> None:
