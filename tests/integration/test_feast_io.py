@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -40,10 +41,10 @@ def store(redis_url: str, stack_settings: StackSettings, tmp_path: Path) -> Iter
     store = open_store(tmp_path, stack_settings.feast_redis, project=f"t{uuid.uuid4().hex[:8]}")
     apply_definitions(store, tmp_path)
     yield store
-    store.teardown()
+    store.teardown()  # type: ignore[no-untyped-call]
 
 
-def _online(store: FeatureStore, users: list[str]) -> dict[str, list[object]]:
+def _online(store: FeatureStore, users: list[str]) -> dict[str, list[Any]]:
     return store.get_online_features(
         features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
         entity_rows=[{"user_id": u} for u in users],
@@ -90,8 +91,8 @@ def test_flush_writes_what_feast_push_writes(store: FeatureStore, redis_url: str
     store.push(PUSH_SOURCE, frame)
     client = Redis.from_url(redis_url)
     try:
-        keys = client.keys(f"*{store.project}")
-        (ours,) = [client.hgetall(k) for k in keys if b"user_0" in k]
+        keys = cast(list[Any], client.keys(f"*{store.project}"))  # bytes
+        (ours,) = [cast(dict[bytes, bytes], client.hgetall(k)) for k in keys if b"user_0" in k]
         (feasts,) = [client.hgetall(k) for k in keys if b"user_pushed" in k]
     finally:
         client.close()
@@ -148,14 +149,13 @@ def test_profile_reads_answer_as_feast_online_read(store: FeatureStore, redis_ur
     ts_field, fields = io.reader.layout.fields(view, names)
     client = Redis.from_url(redis_url)
     try:
-        client.hset(
-            io.reader.layout.key("integer"), fields[0], Value(int64_val=7).SerializeToString()
-        )
+        key, value = io.reader.layout.key("integer"), Value(int64_val=7).SerializeToString()
+        client.hset(key, fields[0], value)  # type: ignore[arg-type]  # bytes, as redis-py takes
     finally:
         client.close()
     users = ["full", "partial", "integer", "nobody"]
 
-    async def read() -> tuple[list[object], list[object]]:
+    async def read() -> tuple[list[Any], list[Any]]:
         try:
             ours = await io.reader.read(users)
             keys = [

@@ -101,6 +101,7 @@ def test_training_set_joins_profiles_point_in_time(
 
 
 def test_labels_never_reach_the_features(store: FeatureStore) -> None:
+    assert store.config.repo_path is not None
     data = Path(store.config.repo_path)
     features = pd.read_parquet(data / "transaction_features")
     assert not {"is_fraud", "fraud_pattern", "label_available_at"} & set(features.columns)

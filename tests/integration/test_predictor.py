@@ -259,7 +259,8 @@ BAD_REQUESTS: list[tuple[str, str, Any, str]] = [
      b'"data": [NaN' + b", 0" * 25 + b"]}]}", "NaN or infinite"),
     ("v2 empty", INFER, _tensor([], [0, F]), "no rows"),
     ("v2 oversized", INFER, _tensor([0.0] * F * 65, [65, F]), "at most 64"),
-    ("v2 shape not ints", INFER, _tensor([0.0] * F, ["one", F]), "not a v2 inference request"),
+    ("v2 shape not ints", INFER, _tensor([0.0] * F, ["one", F]),  # type: ignore[list-item]
+     "not a v2 inference request"),
 ]  # fmt: skip
 
 

@@ -270,7 +270,7 @@ def test_committed_records_have_their_feast_rows_and_a_replay_pushes_them_again(
     client = redis.Redis.from_url(StackSettings().redis_url)
     try:
         for user in users:
-            client.hdel(layout.key(user), ts_field, *fields)
+            client.hdel(layout.key(user), ts_field, *fields)  # type: ignore[arg-type]  # bytes
     finally:
         client.close()
     assert all(v is None for row in online() for v in row)

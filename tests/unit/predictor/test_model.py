@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
-from kserve import InferInput, InferRequest
+from kserve import InferInput, InferRequest, InferResponse
 from kserve.errors import InvalidInput, ModelNotReady
 
 from feature_repo.spec import FEATURE_NAMES
@@ -32,11 +33,19 @@ def _tensor(rows: list[list[float]], **params: object) -> InferRequest:
     return InferRequest("fraud-detector", [data], request_id="r1", parameters=params or None)
 
 
+def _v2(detector: FraudDetector, request: InferRequest) -> dict[str, Any]:
+    """The REST form of the detector's answer to a v2 request."""
+    response = asyncio.run(detector.predict(request))
+    assert isinstance(response, InferResponse)
+    rest, _ = response.to_rest()
+    assert isinstance(rest, dict)
+    return rest
+
+
 def test_v2_scores_decides_and_names_the_version(detector: FraudDetector, tmp_path: Path) -> None:
     suspicious = typical_row()
     suspicious[FEATURE_NAMES.index("amount_to_median_ratio")] = 9.0
-    response = asyncio.run(detector.predict(_tensor([typical_row(), suspicious], explain=True)))
-    rest, _ = response.to_rest()
+    rest = _v2(detector, _tensor([typical_row(), suspicious], explain=True))
     assert rest["model_version"] == "1" and rest["id"] == "r1"
     outputs = {o["name"]: o["data"] for o in rest["outputs"]}
     assert outputs["decision"] == [False, True]
@@ -47,7 +56,7 @@ def test_v2_scores_decides_and_names_the_version(detector: FraudDetector, tmp_pa
     held = detector.active
     detector.swap(load_model(str(write_model(tmp_path / "2.onnx", "2"))))
     assert held is not None and held.version == "1"
-    rest, _ = asyncio.run(detector.predict(_tensor([typical_row()]))).to_rest()
+    rest = _v2(detector, _tensor([typical_row()]))
     assert rest["model_version"] == "2"
 
 
@@ -55,12 +64,12 @@ def test_v2_explains_only_the_rows_decided_fraud_when_asked(detector: FraudDetec
     suspicious = typical_row()
     suspicious[FEATURE_NAMES.index("amount_to_median_ratio")] = 9.0
     rows = [typical_row(), suspicious, typical_row()]
-    rest, _ = asyncio.run(detector.predict(_tensor(rows, explain="decided"))).to_rest()
+    rest = _v2(detector, _tensor(rows, explain="decided"))
     outputs = {o["name"]: o["data"] for o in rest["outputs"]}
     assert outputs["decision"] == [False, True, False]
     assert outputs["reasons"][0] == outputs["reasons"][2] == "[]"
     # The decided row's reasons are those a request explaining every row gets for it.
-    rest, _ = asyncio.run(detector.predict(_tensor(rows, explain=True))).to_rest()
+    rest = _v2(detector, _tensor(rows, explain=True))
     every = {o["name"]: o["data"] for o in rest["outputs"]}["reasons"]
     assert outputs["reasons"][1] == every[1] and "amount_to_median_ratio" in every[1]
 
