@@ -8,14 +8,13 @@ For a batch of Kafka records (in partition order, as the intake gives them):
 4. score them on the predictor in one v2 request, or with the fallback rules when it is
    unavailable (`degraded`);
 5. write a score record per event, an alert per event at or above the threshold (unless the
-   alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
-   acknowledge all of them;
-6. only then store the new states, locally and in the changelog (waiting for Kafka again);
-   the users' latest activity rows go to Feast meanwhile, from the moment the outputs are sent.
+   alerts topic already holds one for that transaction), and the dead letters, and push each
+   user's latest activity row to Feast; wait for Kafka to acknowledge the records and for Redis
+   to have the rows;
+6. only then store the new states, locally and in the changelog (waiting for Kafka again).
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
-than losing it, and the ledger keeps a repeat from becoming a second alert. A user's state keeps
-the activity row of their latest event, and a batch with a replayed record of a user (applied
-before the crash) pushes it again: the crash may have come between storing the state and the push.
+than losing it, and the ledger keeps a repeat from becoming a second alert. A crash before the
+states are stored repeats the batch's events, and with them the push; after, the push was done.
 """
 
 from __future__ import annotations
@@ -88,23 +87,19 @@ class Pipeline:
             else:
                 valid.append((msg, result))
         await self._catch_up(records)
-        accepted, updated, replayed = await self._apply(valid)
+        accepted, updated = await self._apply(valid)
         if accepted:
-            await self._score_and_emit(accepted, updated, started)
+            await self._score_and_emit(accepted, started)
         sent = await self._outbox.submit()
-        pushing = None
+        acknowledged = asyncio.gather(*(s.future for s in sent))
         if self.feast is not None:
-            # The rows go to Redis while Kafka acknowledges the outputs and the states, and the
-            # records are acknowledged only after the push: a committed offset has its rows in
-            # Redis (unless the push failed: they stay staged for the timer's retries).
-            self._restage(replayed)
-            pushing = asyncio.ensure_future(self.feast.push())
-        try:
-            await asyncio.gather(*(s.future for s in sent))  # acknowledged before state is stored
-            await self._store(updated)
-        finally:
-            if pushing is not None:
-                await pushing
+            # Redis has the rows before the states are stored: events applied before a crash
+            # are skipped as replays after it, so their rows must not wait for a later push.
+            # (A failed push leaves them staged for the timer's retries.)
+            await asyncio.gather(acknowledged, self.feast.push())
+        else:
+            await acknowledged
+        await self._store(updated)  # after the outputs are acknowledged
         metrics.BATCH_SIZE.observe(len(records))
 
     async def _store(self, updated: dict[str, UserState]) -> None:
@@ -152,29 +147,18 @@ class Pipeline:
         partitions = await self._outbox.partitions(topic)
         await self._outbox.add(topic, partitions[partition % len(partitions)], key, value, headers)
 
-    def _restage(self, replayed: dict[str, UserState]) -> None:
-        """Stage the kept activity row of each user with a replayed record again."""
-        assert self.feast is not None  # noqa: S101 - called only with Feast
-        rows = {user: s.row for user, s in replayed.items() if s.row is not None}
-        if rows:
-            at_us, values = zip(*rows.values(), strict=True)
-            self.feast.stage(list(rows), at_us, np.array(values))
-
     async def _apply(
         self, valid: list[tuple[Any, Transaction]]
-    ) -> tuple[list[_Accepted], dict[str, UserState], dict[str, UserState]]:
-        """Apply each user's events in order: the accepted events, the users' new states, and the
-        states of the users with a replayed record."""
+    ) -> tuple[list[_Accepted], dict[str, UserState]]:
         by_user: dict[str, list[int]] = {}
         for i, (_, event) in enumerate(valid):
             by_user.setdefault(event.user_id, []).append(i)
         accepted: dict[int, _Accepted] = {}
         updated: dict[str, UserState] = {}
-        replayed: dict[str, UserState] = {}
         for user, indices in by_user.items():
             first = valid[indices[0]][0]
             state = self.states.get(user, first)
-            changed = replay = False
+            changed = False
             for i in indices:
                 msg, event = valid[i]
                 offset = msg.offset
@@ -191,7 +175,6 @@ class Pipeline:
                         # in partition order): a replay, whether or not it is in the lateness
                         # window of the user's newer events by now; not a dead letter.
                         metrics.EVENTS.labels("replayed").inc()
-                        replay = True
                     elif isinstance(exc, TooLate):
                         reason = f"transaction {event.transaction_id} is too late: {exc}"
                         await self._dead_letter(msg, Rejected("too_late", reason))
@@ -205,13 +188,9 @@ class Pipeline:
                 accepted[i] = _Accepted(msg, event, activity, ts_us)
             if changed:
                 updated[user] = state
-            if replay:
-                replayed[user] = state
-        return [accepted[i] for i in sorted(accepted)], updated, replayed
+        return [accepted[i] for i in sorted(accepted)], updated
 
-    async def _score_and_emit(
-        self, accepted: list[_Accepted], updated: dict[str, UserState], started: float
-    ) -> None:
+    async def _score_and_emit(self, accepted: list[_Accepted], started: float) -> None:
         events = [a.event for a in accepted]
         ts_us = [a.ts_us for a in accepted]
         event_s = [t / US for t in ts_us]
@@ -264,13 +243,10 @@ class Pipeline:
             await self._alerts(results, alerts, reasons)
         self._observe(results, accepted, degraded, scored_at, np.array(event_s), scores)
         if self.feast is not None:
-            users = [e.user_id for e in events]
             columns = activity_columns(
                 features, [e.latitude for e in events], [e.longitude for e in events]
             )
-            self.feast.stage(users, ts_us, columns)
-            for user, at_us, values in zip(users, ts_us, columns.tolist(), strict=True):
-                updated[user].keep_row(at_us, values)
+            self.feast.stage([e.user_id for e in events], ts_us, columns)
 
     async def _alerts(
         self, results: list[Scored], rows: list[int], reasons: list[list[dict[str, Any]]] | None

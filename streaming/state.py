@@ -1,5 +1,4 @@
-"""Per-user state in a changelogged Faust table: the user's activity, the last offset applied and
-the Feast activity row of the user's latest event (pushed again when a replay skips the events).
+"""Per-user state in a changelogged Faust table: the user's activity and the last offset applied.
 
 A Faust table finds the partition of a key (its RocksDB shard, its changelog partition) from the
 stream's *current event*. The worker handles a batch at a time, so before reading or writing a
@@ -41,31 +40,16 @@ class UserState:
     offset: int = -1
     message: Any = None  # a Kafka record of this user in the current batch (for its partition)
     key: bytes = b""  # the table's key of the user
-    # The Feast activity row of the user's latest event by event time: (its time in µs, the
-    # values of `feature_views.ACTIVITY_COLUMNS`), kept so that a replay can push it again.
-    row: tuple[int, list[float]] | None = None
 
     def to_json(self) -> bytes:
-        entry: dict[str, Any] = {"activity": self.activity.to_dict(), "offset": self.offset}
-        if self.row is not None:
-            entry["row"] = self.row
-        return orjson.dumps(entry)
+        return orjson.dumps({"activity": self.activity.to_dict(), "offset": self.offset})
 
     @classmethod
     def from_json(cls, raw: bytes | None, message: Any) -> UserState:
         if not raw:
             return cls(UserActivityState(), -1, message)
         data = orjson.loads(raw)
-        row = data.get("row")  # (entries written before rows were kept have none)
-        return cls(
-            UserActivityState.from_json_form(data["activity"]), data["offset"], message,
-            row=None if row is None else (row[0], row[1]),
-        )  # fmt: skip
-
-    def keep_row(self, ts_us: int, values: list[float]) -> None:
-        """Keep this activity row if its event is the user's latest by event time (Feast's rule)."""
-        if self.row is None or ts_us >= self.row[0]:
-            self.row = (ts_us, values)
+        return cls(UserActivityState.from_json_form(data["activity"]), data["offset"], message)
 
 
 class _At:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import signal
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,6 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
-import redis
 
 from deploy.stack.settings import StackSettings
 from feature_repo.replay import replay
@@ -202,30 +202,18 @@ def _committed_to_end(kafka: str, group: str, topic: str, timeout_s: float = 60)
         consumer.close()
 
 
-def _rewind(kafka: str, group: str, topic: str) -> None:
-    """Commit offset 0 on every partition for the group (none of its members running): as if
-    the worker had crashed before committing anything."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.structs import OffsetAndMetadata
-
-    consumer = KafkaConsumer(bootstrap_servers=kafka, group_id=group, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.commit({tp: OffsetAndMetadata(0, "", -1) for tp in tps})
-    finally:
-        consumer.close()
-
-
-def test_committed_records_have_their_feast_rows_and_a_replay_pushes_them_again(
+def test_committed_records_have_their_feast_rows_even_after_a_kill(
     env: Env, prepared_world: PreparedWorld, new_topic: Callable[..., str]
 ) -> None:
-    """A record's offset is committed only once its user's activity row is in Feast; a worker
-    that crashed after storing the states but before the push (or after the push, losing what
-    Redis held since) pushes the rows again from the states when the records are replayed."""
+    """A record's offset is committed only once Redis has its user's activity row, so a worker
+    killed mid-stream loses no row: what it committed was pushed, and the rest comes again.
+
+    Half the users' events are scored and committed first; Redis must hold their rows with the
+    retry timer idle. Then the other half's events come, the worker is killed (SIGKILL) while it
+    scores them, and a new one carries on from the committed offsets and the stored states.
+    """
     from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
     from feature_repo.store import open_store
-    from streaming.feast_io import RedisLayout
 
     topics = make_topics(new_topic)
     app_id = f"rows-{topics.transactions}"
@@ -235,11 +223,12 @@ def test_committed_records_have_their_feast_rows_and_a_replay_pushes_them_again(
         "FRAUD_STREAM_REDIS_CONNECTION": world.redis_connection,
         "FRAUD_STREAM_PUSH_INTERVAL_S": "3600",  # no timer pushes: only the batches' own
     }  # fmt: skip
-    events = _live(900, datetime.now(UTC) - timedelta(hours=2), seed=11)
-    users = sorted({e["user_id"] for e in events})
+    events = _live(6000, datetime.now(UTC) - timedelta(hours=2), seed=11)
+    first = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 0]
+    second = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 1]
     store = open_store(world.data, world.redis_connection, world.project)
 
-    def online() -> list[list[Any]]:
+    def online(users: list[str]) -> list[list[Any]]:
         rows = store.get_online_features(
             features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
             entity_rows=[{"user_id": u} for u in users],
@@ -248,43 +237,41 @@ def test_committed_records_have_their_feast_rows_and_a_replay_pushes_them_again(
 
     worker = env.worker("a", topics, app_id, **feast_env).start()
     try:
-        produce(events, env.kafka, topics.transactions)
+        produce(first, env.kafka, topics.transactions)
+        _scored(env.kafka, topics.scores, {e["transaction_id"] for e in first})
+        _committed_to_end(env.kafka, app_id, topics.transactions)
+        first_users = sorted({e["user_id"] for e in first})
+        committed = online(first_users)
+        produce(second, env.kafka, topics.transactions)
+        deadline = time.monotonic() + 60
+        while worker.metric("fraud_stream_events_total", 'outcome="scored"') < len(first) + 500:
+            assert time.monotonic() < deadline, worker.log()[-3000:]
+            time.sleep(0.05)
+        worker.stop(signal.SIGKILL)
+        worker.start()
         scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events})
         _committed_to_end(env.kafka, app_id, topics.transactions)
-        pushed = online()  # every committed record's row is in Redis (no timer push ran)
+        users = sorted({e["user_id"] for e in events})
+        rows = online(users)
     finally:
         worker.stop()
-    # Each user's row is that of their latest event: its features, where it happened.
+    # Each user's row is that of their latest event by event time: its features, its place.
     by_time = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
     latest = {e["user_id"]: e for e in by_time}
-    for user, got in zip(users, pushed, strict=True):
+
+    def expected(user: str) -> list[float]:
         event = latest[user]
         features = scores[event["transaction_id"]]["features"]
-        where = [event["latitude"], event["longitude"]]
-        want = [*(features[n] for n in ACTIVITY_COLUMNS[:-2]), *where]
-        assert got == pytest.approx(want, rel=1e-12), user
+        return [
+            *(features[n] for n in ACTIVITY_COLUMNS[:-2]),
+            event["latitude"],
+            event["longitude"],
+        ]
 
-    # Lose the rows and the commits, then run the worker on its stored states again.
-    layout = RedisLayout(store)
-    ts_field, fields = layout.fields(store.get_feature_view(ACTIVITY_VIEW), ACTIVITY_COLUMNS)
-    client = redis.Redis.from_url(StackSettings().redis_url)
-    try:
-        for user in users:
-            client.hdel(layout.key(user), ts_field, *fields)  # type: ignore[arg-type]  # bytes
-    finally:
-        client.close()
-    assert all(v is None for row in online() for v in row)
-    _rewind(env.kafka, app_id, topics.transactions)
-    worker.start()
-    try:
-        _committed_to_end(env.kafka, app_id, topics.transactions)
-        replayed = worker.metric("fraud_stream_events_total", 'outcome="replayed"')
-        scored = worker.metric("fraud_stream_events_total", 'outcome="scored"')
-        again = online()
-    finally:
-        worker.stop()
-    assert (replayed, scored) == (len(events), 0), worker.log()[-3000:]
-    assert again == pushed
+    for user, got in zip(first_users, committed, strict=True):
+        assert got == pytest.approx(expected(user), rel=1e-12), ("committed", user)
+    for user, got in zip(users, rows, strict=True):
+        assert got == pytest.approx(expected(user), rel=1e-12), ("after the kill", user)
 
 
 def _live(count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
