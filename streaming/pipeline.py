@@ -4,13 +4,13 @@ For a batch of Kafka records (in partition order, as the intake gives them):
 1. decode and validate every record; the invalid ones are dead-lettered;
 2. apply each user's events to that user's activity state, in order (late and repeated
    transactions are dead-lettered; a record already processed before a restart is skipped);
-3. read the users' profiles (cached) and compute the batch's feature rows with the shared code;
+3. read the users' profiles (cached) and compute the batch's feature rows with the shared code,
+   and start pushing each user's latest activity row to Feast;
 4. score them on the predictor in one v2 request, or with the fallback rules when it is
    unavailable (`degraded`);
 5. write a score record per event, an alert per event at or above the threshold (unless the
-   alerts topic already holds one for that transaction), and the dead letters, and push each
-   user's latest activity row to Feast; wait for Kafka to acknowledge the records and for Redis
-   to have the rows;
+   alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
+   acknowledge the records and for Redis to have the rows;
 6. only then store the new states, locally and in the changelog (waiting for Kafka again).
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
 than losing it, and the ledger keeps a repeat from becoming a second alert. A crash before the
@@ -88,17 +88,12 @@ class Pipeline:
                 valid.append((msg, result))
         await self._catch_up(records)
         accepted, updated = await self._apply(valid)
-        if accepted:
-            await self._score_and_emit(accepted, started)
+        pushing = await self._score_and_emit(accepted, started) if accepted else None
         sent = await self._outbox.submit()
-        acknowledged = asyncio.gather(*(s.future for s in sent))
-        if self.feast is not None:
-            # Redis has the rows before the states are stored: events applied before a crash
-            # are skipped as replays after it, so their rows must not wait for a later push.
-            # (A failed push leaves them staged for the timer's retries.)
-            await asyncio.gather(acknowledged, self.feast.push())
-        else:
-            await acknowledged
+        # Redis has the rows before the states are stored: events applied before a crash are
+        # skipped as replays after it, so their rows must not wait for a later push. (A failed
+        # push leaves them staged for the timer's retries.)
+        await asyncio.gather(*(s.future for s in sent), *([pushing] if pushing else []))
         await self._store(updated)  # after the outputs are acknowledged
         metrics.BATCH_SIZE.observe(len(records))
 
@@ -190,7 +185,11 @@ class Pipeline:
                 updated[user] = state
         return [accepted[i] for i in sorted(accepted)], updated
 
-    async def _score_and_emit(self, accepted: list[_Accepted], started: float) -> None:
+    async def _score_and_emit(
+        self, accepted: list[_Accepted], started: float
+    ) -> asyncio.Future[int] | None:
+        """Score the events and queue their records; returns the push of their activity rows,
+        started as soon as the features are known, so that it overlaps the scoring."""
         events = [a.event for a in accepted]
         ts_us = [a.ts_us for a in accepted]
         event_s = [t / US for t in ts_us]
@@ -199,6 +198,13 @@ class Pipeline:
         if self.feast is not None:
             profiles, profiles_ok = await self.feast.profiles([e.user_id for e in events], event_s)
         features = batch_features(events, [a.activity for a in accepted], profiles, ts_us)
+        pushing = None
+        if self.feast is not None:
+            columns = activity_columns(
+                features, [e.latitude for e in events], [e.longitude for e in events]
+            )
+            self.feast.stage([e.user_id for e in events], ts_us, columns)
+            pushing = asyncio.ensure_future(self.feast.push())
         featured = time.time()
         try:
             # The alerting rows' reasons come with the scores, in the same request.
@@ -242,11 +248,7 @@ class Pipeline:
         if alerts:
             await self._alerts(results, alerts, reasons)
         self._observe(results, accepted, degraded, scored_at, np.array(event_s), scores)
-        if self.feast is not None:
-            columns = activity_columns(
-                features, [e.latitude for e in events], [e.longitude for e in events]
-            )
-            self.feast.stage([e.user_id for e in events], ts_us, columns)
+        return pushing
 
     async def _alerts(
         self, results: list[Scored], rows: list[int], reasons: list[list[dict[str, Any]]] | None
