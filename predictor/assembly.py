@@ -48,11 +48,10 @@ class Assembled:
 def usable_profile(
     row: OnlineRow, at_s: float, ttl_s: float = PROFILE_TTL_S
 ) -> dict[str, float] | None:
-    """The row's profile if it had become available by `at_s` (epoch seconds) and at most `ttl_s`
-    before it: the point-in-time rule of the training set, as the stream worker applies it."""
+    """The row's profile if it is fresh enough to score an event at `at_s` (epoch seconds)."""
     if row.profile is None or row.profile_at_s is None:
         return None
-    return row.profile if 0.0 <= at_s - row.profile_at_s <= ttl_s else None
+    return row.profile if at_s - row.profile_at_s <= ttl_s else None
 
 
 def latest_vector(row: OnlineRow, ttl_s: float = PROFILE_TTL_S) -> Assembled:

@@ -76,17 +76,6 @@ def test_a_stale_profile_is_not_used() -> None:
     assert got.values["amount_to_median_ratio"] == 1.0  # the neutral value of the spec
 
 
-def test_a_profile_from_after_the_event_is_not_used() -> None:
-    """Training joins the profile available at the event's time, never a later one."""
-    got = latest_vector(_latest_row(profile_age=timedelta(seconds=-1)))
-    assert got.values["has_profile"] == 0.0 and not got.profile_found
-    event = _event("E", L_TIME)  # a user without activity yet, whose profile is new
-    for offset_s, used in ((-1.0, True), (0.0, True), (1.0, False)):
-        row = OnlineRow("u1", dict(PROFILE), L_TIME.timestamp() + offset_s, None, None)
-        (vector,) = event_vectors([event], {"u1": row})
-        assert vector.profile_found is used and vector.values["has_profile"] == float(used)
-
-
 def test_unknown_user_has_nothing_to_score() -> None:
     with pytest.raises(UnknownUser, match="'ghost' has no activity"):
         latest_vector(OnlineRow("ghost", None, None, None, None))
