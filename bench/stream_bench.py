@@ -268,6 +268,12 @@ def memory_mib(pid: int) -> tuple[float, float]:
     return float(status["VmRSS"].split()[0]) / 1024, float(status["VmHWM"].split()[0]) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, all threads) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     """The table's numbers, and the notes under it."""
@@ -386,11 +392,13 @@ def latency(
     tx_start = read_topic(bootstrap, topics.transactions, None)
     taken = sum(counters(worker).values())
     gc_before = gc_pauses(worker)
+    assert worker.process is not None  # noqa: S101 - started by throughput()
+    cpu_before = cpu_seconds(worker.process.pid)
     with bar(f"produce {rate:,.0f} events/s", len(steady)) as advance:
         sent = produce(steady, bootstrap, topics.transactions, rate, advance)
+    cpu_share = (cpu_seconds(worker.process.pid) - cpu_before) / sent.seconds
     total = int(taken) + len(steady)
     wait_processed(worker, total, "worker scores them", 120 + len(steady) / 50)
-    assert worker.process is not None  # noqa: S101 - started by throughput()
     rss, peak = memory_mib(worker.process.pid)
     gc_after = gc_pauses(worker)
     produced: dict[str, int] = {}
@@ -433,6 +441,9 @@ def latency(
         "append time (LogAppendTime) less the transaction record's CreateTime (ms, one clock).",
         f"Worker memory (VmRSS): {result.rss_mib:,.0f} MiB after the backlog ({result.users:,} "
         f"users' state), {rss:,.0f} MiB after the latency phase; peak (VmHWM) {peak:,.0f} MiB.",
+        f"Worker CPU while the latency phase's events were sent: {cpu_share:.0%} of a core (user "
+        "and system time of all its threads, from /proc; the headroom it has when the machine "
+        "slows down).",
     ]
     worker.stop()
     log = worker.log().splitlines()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 
 from bench.host_probe import Profile
-from bench.stream_bench import WARM_UP_S, measure, percentiles, split
+from bench.stream_bench import WARM_UP_S, cpu_seconds, measure, percentiles, split
 
 
 def test_measure_leaves_out_the_warm_up_and_events_without_an_output() -> None:
@@ -37,3 +40,12 @@ def test_split_puts_the_events_around_a_slow_stretch_apart() -> None:
     assert "(3 of 6)" in text  # 0.96 (50 ms before), 1.02 (in it), 1.29 (240 ms after)
     assert "p50 / p99 80 /" in text and "the others: 11 /" in text
     assert split("latency", Profile(times, np.ones(len(times))), sent_s, ms) == ""
+
+
+def test_cpu_seconds_counts_this_process_work_as_the_kernel_does() -> None:
+    before, kernel_before = cpu_seconds(os.getpid()), time.process_time()
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    spent, kernel_spent = cpu_seconds(os.getpid()) - before, time.process_time() - kernel_before
+    assert abs(spent - kernel_spent) <= 0.05  # /proc counts in clock ticks (10 ms)
