@@ -7,7 +7,6 @@ here override the few one changes per run. Start a second worker with another `-
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import time
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvloop
 from pydantic import ValidationError
 
 from streaming.metrics import GC_PAUSE
@@ -60,15 +58,8 @@ def worker(
 
 
 def run(settings: StreamSettings) -> None:
-    """Build the app and hand it to Faust's worker, which runs until a signal stops it.
-
-    The event loops are uvloop's (Faust's `--loop uvloop`: the worker's, and the one Faust's
-    consumer thread makes): at 1,000 events/s the worker took 71% of a core instead of 81%
-    (streaming/README.md, Performance).
-    """
+    """Build the app and hand it to Faust's worker, which runs until a signal stops it."""
     from streaming.app import build_app
-
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     try:
         faust_app = build_app(settings)
