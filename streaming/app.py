@@ -1,4 +1,4 @@
-"""The Faust app: the transactions agent, the state table, Feast pushes, lag and `/metrics`.
+"""The Faust app: the transactions agent, the state tables, Feast pushes, lag and `/metrics`.
 
 `build_app(settings)` wires everything and returns the app; `fraud stream worker` runs it as a
 `faust worker` (faust's own `Worker`), so partitions, rebalancing, changelogs, table recovery and
@@ -26,11 +26,12 @@ from streaming.monitor import BatchMonitor
 from streaming.pipeline import Pipeline
 from streaming.predictor_client import PredictorClient
 from streaming.settings import StreamSettings
-from streaming.state import StateStore
+from streaming.state import PendingRows, StateStore
 
 log = logging.getLogger(__name__)
 
 TABLE = "user-activity"
+PENDING_TABLE = "pending-activity-rows"  # rows Redis has not taken (`state.PendingRows`)
 LAG_INTERVAL_S = 5.0
 
 
@@ -77,10 +78,33 @@ def build_app(settings: StreamSettings) -> ScoringApp:
         on_state=lambda state: metrics.BREAKER_OPEN.set(0 if state == "closed" else 1),
     )  # fmt: skip
 
+    pending = None
+    if feast is not None:
+        pending_table = app.Table(
+            PENDING_TABLE, key_type=str, value_type=bytes, partitions=settings.partitions
+        )
+        pending = PendingRows(pending_table)
+
+        @pending_table.on_recover
+        async def restage() -> None:
+            # After every rebalance's recovery, before the agent gets a record.
+            ours = {
+                tp.partition
+                for tp in app.assignor.assigned_actives()
+                if tp.topic == settings.topic_transactions
+            }
+            try:
+                found = pipeline.restage(ours)
+            except Exception as exc:  # Faust drops a callback's error: stop, do not lose rows
+                await app.crash(exc)
+                raise
+            if found:
+                log.warning("rows restaged: %d activity rows Redis had not taken", found)
+
     pipeline = Pipeline(
         settings, StateStore(table), predictor, feast,
         AlertLedger(settings.kafka_bootstrap, settings.topic_alerts, settings.replay_margin_s),
-        lambda: new_producer(settings),
+        lambda: new_producer(settings), pending,
     )  # fmt: skip
 
     # A bug in processing stops the worker (for its supervisor to restart from the committed

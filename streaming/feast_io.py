@@ -20,7 +20,7 @@ import logging
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,8 +86,10 @@ class FeastIO:
         self.size = size
         self._cache: OrderedDict[str, tuple[float, Profile | None, float | None]] = OrderedDict()
         self._pending: dict[str, tuple[int, bytes]] = {}
+        self._in_flight: dict[str, tuple[int, bytes]] = {}  # the rows of the push under way
         self._flushing = asyncio.Lock()
         self._failed_at = -float("inf")  # monotonic time of the last failed push
+        self.pushes = 0  # pushes that wrote rows (a change says some staged rows are gone)
         layout = self.layout = RedisLayout(store)
         self.reader = ProfileReader(layout, self.view)
         self.writer = ActivityWriter(layout, push_views(store))
@@ -157,12 +159,36 @@ class FeastIO:
 
         `columns` holds a row of the `ACTIVITY_COLUMNS` per user (`activity_columns`).
         """
-        pending = self._pending
+        pending, flying = self._pending, self._in_flight
         rows = activity_rows(columns)
         for i, user in enumerate(users):
-            held = pending.get(user)
+            held = pending.get(user) or flying.get(user)
             if held is None or ts_us[i] >= held[0]:
                 pending[user] = (ts_us[i], rows[i])
+
+    def staged(self, users: Iterable[str]) -> dict[str, tuple[int, list[float]]]:
+        """Of these users, those whose row Redis has not taken yet: (event time in µs, the
+        row's `ACTIVITY_COLUMNS`)."""
+        pending, flying = self._pending, self._in_flight
+        if not pending and not flying:
+            return {}
+        found = {}
+        for user in users:
+            row = pending.get(user) or flying.get(user)  # a row is staged only if newer
+            if row is not None:
+                found[user] = (row[0], row_columns(row[1]))
+        return found
+
+    def is_staged(self, user: str) -> bool:
+        """Whether Redis may not have the user's staged row yet (staged, or being pushed)."""
+        return user in self._pending or user in self._in_flight
+
+    def restage(self, rows: dict[str, tuple[int, list[float]]]) -> None:
+        """Stage rows kept from before (event time in µs, columns), unless newer ones are."""
+        if rows:
+            users = list(rows)
+            columns = np.array([rows[u][1] for u in users], dtype=np.float64)
+            self.stage(users, [rows[u][0] for u in users], columns)
 
     async def push(self) -> int:
         """A batch's push of the staged rows, unless a push failed in the last
@@ -184,6 +210,7 @@ class FeastIO:
         if not self._pending:
             return 0
         pending, self._pending = self._pending, {}
+        self._in_flight = pending
         users = list(pending)
         started = time.perf_counter()
         try:
@@ -196,10 +223,13 @@ class FeastIO:
             FEAST_ERRORS.labels("push").inc()
             log.warning("feast push failed rows=%d error=%r", len(users), exc)
             for user, row in pending.items():
-                self._pending.setdefault(user, row)
+                self._pending.setdefault(user, row)  # a row staged meanwhile is as late or later
             return 0
+        finally:
+            self._in_flight = {}
         FEAST_PUSH.observe(time.perf_counter() - started)
         FEAST_ROWS.inc(len(users))
+        self.pushes += 1
         return len(users)
 
     async def aclose(self) -> None:
@@ -409,6 +439,12 @@ def activity_rows(columns: npt.NDArray[np.float64]) -> list[bytes]:
     values["tag"], values["double"] = _DOUBLE_TAG[0], columns
     raw, width = values.tobytes(), _DOUBLE_SIZE * len(ACTIVITY_COLUMNS)
     return [raw[i : i + width] for i in range(0, len(raw), width)]
+
+
+def row_columns(row: bytes) -> list[float]:
+    """The columns of a row that `activity_rows` made."""
+    values: list[float] = np.frombuffer(row, dtype=_DOUBLE_VALUE)["double"].tolist()
+    return values
 
 
 # KEYS: the users' hashes. ARGV: the number of views V, the key TTL in seconds (0: none), the

@@ -11,10 +11,12 @@ For a batch of Kafka records (in partition order, as the intake gives them):
 5. write a score record per event, an alert per event at or above the threshold (unless the
    alerts topic already holds one for that transaction), and the dead letters; wait for Kafka to
    acknowledge the records and for Redis to have the rows;
-6. only then store the new states, locally and in the changelog (waiting for Kafka again).
+6. only then store the new states, locally and in the changelog (waiting for Kafka again); the
+   rows of a push that failed (staged for the retry task) are stored first (`state.PendingRows`).
 Kafka offsets are committed by Faust after the batch, so a crash at any point repeats work rather
 than losing it, and the ledger keeps a repeat from becoming a second alert. A crash before the
-states are stored repeats the batch's events, and with them the push; after, the push was done.
+states are stored repeats the batch's events, and with them the push; after, the push was done,
+or its rows are in the pending rows' table for the partition's next owner to push.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from streaming.outbox import Outbox
 from streaming.predictor_client import PredictorClient, PredictorUnavailable
 from streaming.records import Scored, alert_record, dead_letter_headers, score_record
 from streaming.settings import StreamSettings
-from streaming.state import StateStore, UserState
+from streaming.state import PendingRows, Record, StateStore, UserState
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class Pipeline:
     def __init__(
         self, settings: StreamSettings, states: StateStore, predictor: PredictorClient,
         feast: FeastIO | None, ledger: AlertLedger, new_producer: Callable[[], Any],
+        pending: PendingRows | None = None,
     ) -> None:  # fmt: skip
         self.s = settings
         self.states = states
@@ -67,6 +70,20 @@ class Pipeline:
         self.new_producer = new_producer  # of aiokafka, made in the worker's loop
         self._outbox: Outbox | None = None
         self.fresh_partitions: set[int] = set()
+        self.pending = pending
+        self._unpushed: dict[str, int] = {}  # users with an entry in `pending`: their partition
+        self._pushes_seen = -1  # `feast.pushes` when the entries were last checked
+
+    def restage(self, partitions: set[int]) -> int:
+        """Once Faust has recovered the tables after a rebalance (or at start): stage the rows
+        that Redis had not taken in these partitions, for the retry task. Returns their count."""
+        if self.pending is None or self.feast is None:
+            return 0
+        found = self.pending.read(partitions)
+        self._unpushed = {user: partition for user, (partition, _, _) in found.items()}
+        self._pushes_seen = -1
+        self.feast.restage({user: (ts_us, columns) for user, (_, ts_us, columns) in found.items()})
+        return len(found)
 
     def partitions_assigned(self, partitions: set[int]) -> None:
         """After a rebalance: the alerts of these partitions' replayed events must be read back."""
@@ -98,12 +115,43 @@ class Pipeline:
         metrics.BATCH_SIZE.observe(len(records))
 
     async def _store(self, updated: dict[str, UserState]) -> None:
-        """Write the new states, locally and to the changelog, and wait for Kafka to have them."""
+        """Write the new states, locally and to the changelog, and wait for Kafka to have them.
+
+        First, if a push failed, the rows Redis has not taken (so that the states are never
+        stored without them), and deletes of the entries of rows it has taken since."""
+        pending = self._pending_records(updated)
+        if pending:
+            assert self.pending is not None  # noqa: S101 - `_pending_records` says so
+            await self._write(self.pending.changelog_topic, pending, self.pending.persisted)
+        if updated:
+            states = self.states.put_many(updated)
+            await self._write(self.states.changelog_topic, states, self.states.persisted)
+
+    def _pending_records(self, updated: dict[str, UserState]) -> list[Record]:
+        feast, table = self.feast, self.pending
+        if feast is None or table is None:
+            return []
+        records: list[Record] = []
+        staged = feast.staged(updated)
+        if staged:
+            rows = {u: (updated[u].message.partition, *row) for u, row in staged.items()}
+            records += table.put_many(rows)
+            self._unpushed.update((u, row[0]) for u, row in rows.items())
+        if self._unpushed and feast.pushes != self._pushes_seen:
+            self._pushes_seen = feast.pushes
+            pushed = {u: p for u, p in self._unpushed.items() if not feast.is_staged(u)}
+            if pushed:
+                records += table.delete_many(pushed)
+                for user in pushed:
+                    del self._unpushed[user]
+        return records
+
+    async def _write(
+        self, topic: str, records: list[Record], persisted: Callable[[dict[int, int]], None]
+    ) -> None:
+        """Send a table's changelog records, wait for Kafka to have them, record their offsets."""
         assert self._outbox is not None  # noqa: S101 - made by `process`
-        if not updated:
-            return
-        topic = self.states.changelog_topic
-        for partition, key, value in self.states.put_many(updated):
+        for partition, key, value in records:
             await self._outbox.add(topic, partition, key, value)
         sent = await self._outbox.submit()
         written = await asyncio.gather(*(s.future for s in sent))
@@ -111,7 +159,7 @@ class Pipeline:
         for batch, metadata in zip(sent, written, strict=True):
             end = metadata.offset + batch.records - 1
             last[metadata.partition] = max(end, last.get(metadata.partition, end))
-        self.states.persisted(last)
+        persisted(last)
 
     async def _catch_up(self, records: Sequence[Any]) -> None:
         if not self.fresh_partitions:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +30,8 @@ from faust.types import TP
 from rocksdict import WriteBatch
 
 from feature_repo.activity import UserActivityState
+
+Record = tuple[int, bytes, bytes | None]  # a changelog record: partition, key, value (None: delete)
 
 
 @dataclass
@@ -72,7 +74,27 @@ def current(message: Any) -> Iterator[None]:
         _current_event.reset(token)
 
 
-class StateStore:
+class _Table:
+    """A Faust table whose entries the worker writes itself (`write_local`) and sends to the
+    changelog in its own batches."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    @property
+    def changelog_topic(self) -> str:
+        name: str = self.table.changelog_topic.get_topic_name()
+        return name
+
+    def persisted(self, offsets: dict[int, int]) -> None:
+        """The changelog holds the entries up to these offsets (by partition), as Faust's
+        `_on_changelog_sent` records, so that recovery reads the changelog from there."""
+        topic = self.changelog_topic
+        for partition, offset in offsets.items():
+            self.table.data.set_persisted_offset(TP(topic, partition), offset)
+
+
+class StateStore(_Table):
     """Reads and writes users' entries in a Faust table of JSON values (bytes) and RocksDB.
 
     An entry is read from its partition's RocksDB directly: Faust's `_get` sets a current event
@@ -87,14 +109,6 @@ class StateStore:
     `persisted` then records the changelog offsets as Faust's `_on_changelog_sent` does, so that
     recovery reads the changelog from where the local store stops.
     """
-
-    def __init__(self, table: Any) -> None:
-        self.table = table
-
-    @property
-    def changelog_topic(self) -> str:
-        name: str = self.table.changelog_topic.get_topic_name()
-        return name
 
     def get(self, user: str, message: Any) -> UserState:
         """The user's entry (a new one if there is none); `message` is one of the user's records."""
@@ -111,28 +125,101 @@ class StateStore:
         state.key = key
         return state
 
-    def put_many(self, states: dict[str, UserState]) -> list[tuple[int, bytes, bytes]]:
+    def put_many(self, states: dict[str, UserState]) -> list[Record]:
         """Store the entries locally; their changelog records as (partition, key, value)."""
-        store = self.table.data
-        records = [(s.message.partition, s.key, s.to_json()) for s in states.values()]
-        if isinstance(store, faust_rocksdb.Store) and store.use_rocksdict:
-            batches: dict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
-            for partition, key, value in records:
-                batches[partition].put(key, value)
-            for partition, batch in batches.items():
-                store._db_for_partition(partition).write(batch)
-        else:
-            serialized = isinstance(store, SerializedStore)
-            for (user, state), (_, key, value) in zip(states.items(), records, strict=True):
-                with current(state.message):
-                    if serialized:
-                        store._set(key, value)
-                    else:
-                        store[user] = value
+        records: list[Record] = [(s.message.partition, s.key, s.to_json()) for s in states.values()]
+        write_local(self.table.data, list(states), records)
         return records
 
-    def persisted(self, offsets: dict[int, int]) -> None:
-        """The changelog holds the entries up to these offsets (by partition)."""
-        topic = self.changelog_topic
-        for partition, offset in offsets.items():
-            self.table.data.set_persisted_offset(TP(topic, partition), offset)
+
+class PendingRows(_Table):
+    """Activity rows that Redis has not taken yet, in a changelogged table of their own.
+
+    A batch whose push failed leaves its users' rows staged in memory for the retry task
+    (`FeastIO.flush`), and goes on: its offsets are committed. So that a worker killed before Redis
+    is back loses none of those rows, the batch also writes them here (before its states), keyed
+    by user like the state table and in the same partitions, so they move with the partition. The
+    worker that holds the partition next (or the same one, restarted) reads them back once Faust
+    has recovered the table and stages them again. An entry is deleted (a tombstone in the
+    changelog) once Redis has the user's row. Nothing is written while Redis takes every push.
+
+    An entry is JSON: the user, the partition, the row's event time and its `ACTIVITY_COLUMNS`.
+    """
+
+    def put_many(self, rows: dict[str, tuple[int, int, list[float]]]) -> list[Record]:
+        """Store (partition, event time in µs, columns) by user; their changelog records."""
+        return self._write(
+            {
+                user: orjson.dumps(
+                    {"user": user, "partition": partition, "ts_us": ts_us, "columns": columns}
+                )
+                for user, (partition, ts_us, columns) in rows.items()
+            },
+            {user: row[0] for user, row in rows.items()},
+        )
+
+    def delete_many(self, users: dict[str, int]) -> list[Record]:
+        """Delete these users' entries (user: partition); their changelog tombstones."""
+        return self._write(dict.fromkeys(users), users)
+
+    def _write(self, values: dict[str, bytes | None], partitions: dict[str, int]) -> list[Record]:
+        encode = self.table.data._encode_key
+        records = [(partitions[user], encode(user), value) for user, value in values.items()]
+        write_local(self.table.data, list(values), records)
+        return records
+
+    def read(self, partitions: set[int]) -> dict[str, tuple[int, int, list[float]]]:
+        """The entries of these partitions: (partition, event time in µs, columns) by user."""
+        store = self.table.data
+        if isinstance(store, faust_rocksdb.Store):  # a database per partition, with Faust's
+            raws = (  # offset under a key of its own
+                raw
+                for p in partitions
+                for key, raw in store._db_for_partition(p).items()
+                if key != store.offset_key
+            )
+        else:  # the memory store: one mapping for every partition
+            raws = (raw for _, raw in store.items())
+        found = {}
+        for raw in raws:
+            entry = orjson.loads(raw)
+            if entry["partition"] in partitions:
+                found[entry["user"]] = (entry["partition"], entry["ts_us"], entry["columns"])
+        return found
+
+
+class _Partition:
+    """What a Faust store reads of a Kafka record to find a key's partition."""
+
+    __slots__ = ("partition",)
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+
+def write_local(store: Any, users: Sequence[str], records: Sequence[Record]) -> None:
+    """Write a table's entries (a value of None deletes) to its local store: a RocksDB write
+    batch per partition (the partitions Faust's store opened), else key by key."""
+    if isinstance(store, faust_rocksdb.Store) and store.use_rocksdict:
+        batches: dict[int, Any] = defaultdict(lambda: WriteBatch(raw_mode=True))
+        for partition, key, value in records:
+            if value is None:
+                batches[partition].delete(key)
+            else:
+                batches[partition].put(key, value)
+        for partition, batch in batches.items():
+            store._db_for_partition(partition).write(batch)
+        return
+    serialized = isinstance(store, SerializedStore)
+    for user, (partition, key, value) in zip(users, records, strict=True):
+        if not serialized:  # the memory store holds keys unserialised
+            if value is None:
+                store.pop(user, None)
+            else:
+                store[user] = value
+            continue
+        with current(_Partition(partition)):
+            if value is None:
+                store._del(key)
+            else:
+                store._set(key, value)

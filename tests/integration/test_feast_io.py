@@ -202,3 +202,56 @@ def test_a_batch_pushes_its_rows_unless_a_push_just_failed(
     monkeypatch.setattr(feast_io, "FAILED_PUSH_PAUSE_S", 0.0)
     _stage(io, ["e"], [T0], seed=9)
     assert _flush(io, push=True) == 1  # the pause is over: batches push again
+
+
+def test_rows_are_staged_until_redis_takes_them(
+    store: FeatureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`staged` and `is_staged` answer for rows Redis has not taken, those of a push under way
+    included (it may fail). Whatever the order of staging, pushing and failing, the row kept is
+    the user's latest by event time: a later row staged during a push that fails stays, an
+    earlier one staged during a push is ignored, and so is an earlier one restaged."""
+    io = FeastIO(store, ttl_s=60, size=100)
+    t1 = T0 + timedelta(seconds=1)
+    us = [int((t - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6) for t in (T0, t1)]
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def hanging_then_refused(*_: object) -> None:
+        started.set()
+        await release.wait()
+        raise RedisConnectionError("Redis refused the connection")
+
+    async def scenario() -> np.ndarray:
+        try:
+            old = _stage(io, ["c"], [T0], seed=10)
+            assert io.staged(["c", "x"]) == {"c": (us[0], old[0].tolist())}
+            monkeypatch.setattr(io.writer, "write", hanging_then_refused)
+            flushing = asyncio.ensure_future(io.flush())
+            await started.wait()
+            assert io.is_staged("c") and io.staged(["c"]) == {"c": (us[0], old[0].tolist())}
+            new = _stage(io, ["c"], [t1], seed=11)  # a later event, staged meanwhile
+            release.set()
+            assert await flushing == 0
+            assert io.staged(["c"]) == {"c": (us[1], new[0].tolist())}
+            io.restage({"c": (us[0], old[0].tolist())})  # an older row kept from before
+            assert io.staged(["c"]) == {"c": (us[1], new[0].tolist())}
+            started.clear()
+            release.clear()
+            flushing = asyncio.ensure_future(io.flush())  # the later row in flight
+            await started.wait()
+            _stage(io, ["c"], [T0], seed=12)  # an earlier event, staged meanwhile: ignored
+            assert io.staged(["c"]) == {"c": (us[1], new[0].tolist())}
+            release.set()
+            assert await flushing == 0
+            assert io.staged(["c"]) == {"c": (us[1], new[0].tolist())}
+            monkeypatch.undo()
+            pushes = io.pushes
+            assert await io.flush() == 1 and io.pushes == pushes + 1
+            assert not io.is_staged("c") and io.staged(["c"]) == {}
+            return new
+        finally:
+            await io.aclose()
+
+    new = asyncio.run(scenario())
+    online = _online(store, ["c"])
+    assert [online[n][0] for n in ACTIVITY_COLUMNS] == new[0].tolist()  # the later event's

@@ -10,6 +10,7 @@ a second worker joins and leaves (no loss, no repeated alert, state follows the 
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import signal
 import threading
@@ -26,9 +27,11 @@ import orjson
 import pandas as pd
 import pytest
 
+from deploy.stack.redis import RedisService
 from deploy.stack.settings import StackSettings
 from feature_repo.replay import replay
 from feature_repo.spec import EVENT_FEATURES
+from streaming.app import PENDING_TABLE
 from streaming.produce import encode, events_from_data, events_live, produce
 from streaming.records import alert_id
 from tests.integration.conftest import PreparedWorld
@@ -40,7 +43,7 @@ from tests.integration.stream_harness import (
     read_topic,
     values,
 )
-from tests.unit.predictor.harness import PredictorProcess, feast_world
+from tests.unit.predictor.harness import PredictorProcess, feast_world, free_port
 from tests.unit.predictor.onnx_models import write_model
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.spark, pytest.mark.slow]
@@ -272,6 +275,100 @@ def test_committed_records_have_their_feast_rows_even_after_a_kill(
         assert got == pytest.approx(expected(user), rel=1e-12), ("committed", user)
     for user, got in zip(users, rows, strict=True):
         assert got == pytest.approx(expected(user), rel=1e-12), ("after the kill", user)
+
+
+def test_rows_that_redis_did_not_take_survive_a_kill(
+    env: Env, prepared_world: PreparedWorld, new_topic: Callable[..., str], tmp_path: Path
+) -> None:
+    """While Redis hangs, batches go on with their rows staged for the retry task; a worker
+    killed before Redis is back loses none of them: they are kept in the pending rows' table, and
+    its successor (another data folder, so it recovers the tables from their changelogs) pushes
+    them once Redis answers.
+
+    Redis is a server of the test's own, stopped (SIGSTOP) after the first half's rows are in it.
+    """
+    from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
+    from feature_repo.store import open_store
+
+    redis = RedisService(StackSettings(stack_dir=tmp_path / "stack", redis_port=free_port()))
+    assert redis.up() == "started", redis.process.log_file.read_text()[-2000:]
+    try:
+        topics = make_topics(new_topic)
+        app_id = f"pending-{topics.transactions}"
+        port = redis.settings.redis_port
+        world = feast_world(prepared_world.out, env.workdir, f"127.0.0.1:{port},db=0")
+        feast_env = {
+            "FRAUD_STREAM_FEATURE_DATA": str(world.data),
+            "FRAUD_STREAM_FEAST_PROJECT": world.project,
+            "FRAUD_STREAM_REDIS_CONNECTION": world.redis_connection,
+            "FRAUD_STREAM_PUSH_INTERVAL_S": "0.5",
+        }
+        events = _live(3000, datetime.now(UTC) - timedelta(hours=2), seed=12)
+        first = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 0]
+        second = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 1]
+        second_users = sorted({e["user_id"] for e in second})
+        store = open_store(world.data, world.redis_connection, world.project)
+        worker = env.worker("a", topics, app_id, **feast_env).start()
+        successor = env.worker("b", topics, app_id, **feast_env)
+        try:
+            produce(first, env.kafka, topics.transactions)
+            _scored(env.kafka, topics.scores, {e["transaction_id"] for e in first})
+            _committed_to_end(env.kafka, app_id, topics.transactions)
+            pid = redis.process.pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                produce(second, env.kafka, topics.transactions)
+                scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events})
+                _committed_to_end(env.kafka, app_id, topics.transactions)
+                assert worker.metric("fraud_stream_feast_errors_total", 'operation="push"') >= 1
+                worker.stop(signal.SIGKILL)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            successor.start()
+            by_time = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+            latest = {e["user_id"]: e for e in by_time}
+            users = sorted(latest)
+            expected = [
+                [
+                    *(
+                        scores[latest[u]["transaction_id"]]["features"][n]
+                        for n in ACTIVITY_COLUMNS[:-2]
+                    ),
+                    latest[u]["latitude"],
+                    latest[u]["longitude"],
+                ]
+                for u in users
+            ]
+            deadline = time.monotonic() + 60
+            while True:
+                rows = store.get_online_features(
+                    features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
+                    entity_rows=[{"user_id": u} for u in users],
+                ).to_dict()
+                got = [rows[n][i] for i in range(len(users)) for n in ACTIVITY_COLUMNS]
+                if got == pytest.approx(list(itertools.chain(*expected)), rel=1e-12):
+                    break
+                assert time.monotonic() < deadline, successor.log()[-3000:]
+                time.sleep(0.5)
+            # The successor pushed the killed worker's staged rows: one per user of the second
+            # half, whose every push failed (none of them had scored before).
+            assert f"rows restaged: {len(second_users)} " in successor.log()
+            # Redis has them now: the next batch deletes their entries (a tombstone each).
+            later = _live(50, datetime.now(UTC) - timedelta(minutes=1), seed=13)
+            produce(later, env.kafka, topics.transactions)
+
+            def deleted(records: list[Any]) -> bool:
+                last = {r.key: r.value for r in records}
+                return len(last) == len(second_users) and all(v is None for v in last.values())
+
+            changelog = f"{app_id}-{PENDING_TABLE}-changelog"
+            assert deleted(read_topic(env.kafka, changelog, deleted, 60)), successor.log()[-3000:]
+        finally:
+            worker.stop()
+            successor.stop()
+    finally:
+        redis.down()
 
 
 def _live(count: int, start: datetime, seed: int) -> list[dict[str, Any]]:

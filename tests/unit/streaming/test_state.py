@@ -1,11 +1,13 @@
-"""StateStore on a memory store: an entry written comes back as it was, a new user starts empty."""
+"""StateStore and PendingRows on a memory store: an entry written comes back as it was."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
-from streaming.state import StateStore
+import orjson
+
+from streaming.state import PendingRows, StateStore
 
 T0 = 1_700_000_000_000_000
 
@@ -31,3 +33,15 @@ def test_an_entry_is_stored_and_read_back() -> None:
     assert data["u1"] == first.to_json()
     again = states.get("u1", message)
     assert again.activity == first.activity and again.offset == 7 and again.message is message
+
+
+def test_pending_rows_are_kept_by_partition_until_deleted() -> None:
+    data = MemoryStore()
+    rows = PendingRows(SimpleNamespace(data=data))
+    written = rows.put_many({"u1": (0, T0, [1.0, 2.5]), "u2": (3, T0 + 1, [-4.0, 0.0])})
+    assert [(p, k) for p, k, _ in written] == [(0, b"u1"), (3, b"u2")]
+    assert all(v is not None and orjson.loads(v)["user"] in ("u1", "u2") for _, _, v in written)
+    assert rows.read({0, 1}) == {"u1": (0, T0, [1.0, 2.5])}
+    assert rows.read({0, 3}) == {"u1": (0, T0, [1.0, 2.5]), "u2": (3, T0 + 1, [-4.0, 0.0])}
+    assert rows.delete_many({"u1": 0}) == [(0, b"u1", None)]  # a tombstone for the changelog
+    assert rows.read({0, 3}) == {"u2": (3, T0 + 1, [-4.0, 0.0])} and "u1" not in data
