@@ -100,6 +100,11 @@ FEAST_ERRORS = Counter(
     "fraud_stream_feast_errors_total", "Failed pushes or profile reads.", ["operation"],
     registry=REGISTRY,
 )  # fmt: skip
+FEAST_UNPUSHED = Gauge(
+    "fraud_stream_feast_unpushed_rows",
+    "Users whose latest activity row Redis has not taken: kept in the pending rows' table.",
+    registry=REGISTRY,
+)  # fmt: skip
 PROFILE_CACHE = Counter(
     "fraud_stream_profile_cache_total", "Profile lookups by result (hit or miss).", ["result"],
     registry=REGISTRY,

@@ -81,6 +81,7 @@ class Pipeline:
             return 0
         found = self.pending.read(partitions)
         self._unpushed = {user: partition for user, (partition, _, _) in found.items()}
+        metrics.FEAST_UNPUSHED.set(len(self._unpushed))
         self._pushes_seen = -1
         self.feast.restage({user: (ts_us, columns) for user, (_, ts_us, columns) in found.items()})
         return len(found)
@@ -144,6 +145,8 @@ class Pipeline:
                 records += table.delete_many(pushed)
                 for user in pushed:
                     del self._unpushed[user]
+        if records:
+            metrics.FEAST_UNPUSHED.set(len(self._unpushed))
         return records
 
     async def _write(

@@ -322,6 +322,7 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
                 scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events})
                 _committed_to_end(env.kafka, app_id, topics.transactions)
                 assert worker.metric("fraud_stream_feast_errors_total", 'operation="push"') >= 1
+                assert worker.metric("fraud_stream_feast_unpushed_rows") == len(second_users)
                 worker.stop(signal.SIGKILL)
             finally:
                 os.kill(pid, signal.SIGCONT)
@@ -364,6 +365,7 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
 
             changelog = f"{app_id}-{PENDING_TABLE}-changelog"
             assert deleted(read_topic(env.kafka, changelog, deleted, 60)), successor.log()[-3000:]
+            assert successor.metric("fraud_stream_feast_unpushed_rows") == 0
         finally:
             worker.stop()
             successor.stop()
