@@ -43,7 +43,7 @@ from tests.integration.stream_harness import (
     read_topic,
     values,
 )
-from tests.unit.predictor.harness import PredictorProcess, feast_world, free_port
+from tests.unit.predictor.harness import FeastWorld, PredictorProcess, feast_world, free_port
 from tests.unit.predictor.onnx_models import write_model
 
 pytestmark = [pytest.mark.kafka, pytest.mark.redis, pytest.mark.spark, pytest.mark.slow]
@@ -215,36 +215,22 @@ def test_committed_records_have_their_feast_rows_even_after_a_kill(
     retry timer idle. Then the other half's events come, the worker is killed (SIGKILL) while it
     scores them, and a new one carries on from the committed offsets and the stored states.
     """
-    from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
     from feature_repo.store import open_store
 
     topics = make_topics(new_topic)
     app_id = f"rows-{topics.transactions}"
     world = feast_world(prepared_world.out, env.workdir, StackSettings().feast_redis)
-    feast_env = {
-        "FRAUD_STREAM_FEATURE_DATA": str(world.data), "FRAUD_STREAM_FEAST_PROJECT": world.project,
-        "FRAUD_STREAM_REDIS_CONNECTION": world.redis_connection,
-        "FRAUD_STREAM_PUSH_INTERVAL_S": "3600",  # no timer pushes: only the batches' own
-    }  # fmt: skip
+    feast_env = _feast_env(world, push_interval_s=3600)  # no timer pushes: only the batches' own
     events = _live(6000, datetime.now(UTC) - timedelta(hours=2), seed=11)
-    first = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 0]
-    second = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 1]
+    first, second = _halves(events)
     store = open_store(world.data, world.redis_connection, world.project)
-
-    def online(users: list[str]) -> list[list[Any]]:
-        rows = store.get_online_features(
-            features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
-            entity_rows=[{"user_id": u} for u in users],
-        ).to_dict()
-        return [[rows[n][i] for n in ACTIVITY_COLUMNS] for i in range(len(users))]
-
     worker = env.worker("a", topics, app_id, **feast_env).start()
     try:
         produce(first, env.kafka, topics.transactions)
         _scored(env.kafka, topics.scores, {e["transaction_id"] for e in first})
         _committed_to_end(env.kafka, app_id, topics.transactions)
         first_users = sorted({e["user_id"] for e in first})
-        committed = online(first_users)
+        committed = _online(store, first_users)
         produce(second, env.kafka, topics.transactions)
         deadline = time.monotonic() + 60
         while worker.metric("fraud_stream_events_total", 'outcome="scored"') < len(first) + 500:
@@ -255,26 +241,14 @@ def test_committed_records_have_their_feast_rows_even_after_a_kill(
         scores = _scored(env.kafka, topics.scores, {e["transaction_id"] for e in events})
         _committed_to_end(env.kafka, app_id, topics.transactions)
         users = sorted({e["user_id"] for e in events})
-        rows = online(users)
+        rows = _online(store, users)
     finally:
         worker.stop()
-    # Each user's row is that of their latest event by event time: its features, its place.
-    by_time = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
-    latest = {e["user_id"]: e for e in by_time}
-
-    def expected(user: str) -> list[float]:
-        event = latest[user]
-        features = scores[event["transaction_id"]]["features"]
-        return [
-            *(features[n] for n in ACTIVITY_COLUMNS[:-2]),
-            event["latitude"],
-            event["longitude"],
-        ]
-
+    expected = _latest_rows(events, scores)
     for user, got in zip(first_users, committed, strict=True):
-        assert got == pytest.approx(expected(user), rel=1e-12), ("committed", user)
+        assert got == pytest.approx(expected[user], rel=1e-12), ("committed", user)
     for user, got in zip(users, rows, strict=True):
-        assert got == pytest.approx(expected(user), rel=1e-12), ("after the kill", user)
+        assert got == pytest.approx(expected[user], rel=1e-12), ("after the kill", user)
 
 
 def test_rows_that_redis_did_not_take_survive_a_kill(
@@ -287,7 +261,6 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
 
     Redis is a server of the test's own, stopped (SIGSTOP) after the first half's rows are in it.
     """
-    from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
     from feature_repo.store import open_store
 
     redis = RedisService(StackSettings(stack_dir=tmp_path / "stack", redis_port=free_port()))
@@ -297,15 +270,9 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
         app_id = f"pending-{topics.transactions}"
         port = redis.settings.redis_port
         world = feast_world(prepared_world.out, env.workdir, f"127.0.0.1:{port},db=0")
-        feast_env = {
-            "FRAUD_STREAM_FEATURE_DATA": str(world.data),
-            "FRAUD_STREAM_FEAST_PROJECT": world.project,
-            "FRAUD_STREAM_REDIS_CONNECTION": world.redis_connection,
-            "FRAUD_STREAM_PUSH_INTERVAL_S": "0.5",
-        }
+        feast_env = _feast_env(world, push_interval_s=0.5)
         events = _live(3000, datetime.now(UTC) - timedelta(hours=2), seed=12)
-        first = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 0]
-        second = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 1]
+        first, second = _halves(events)
         second_users = sorted({e["user_id"] for e in second})
         store = open_store(world.data, world.redis_connection, world.project)
         worker = env.worker("a", topics, app_id, **feast_env).start()
@@ -327,28 +294,12 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
             finally:
                 os.kill(pid, signal.SIGCONT)
             successor.start()
-            by_time = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
-            latest = {e["user_id"]: e for e in by_time}
-            users = sorted(latest)
-            expected = [
-                [
-                    *(
-                        scores[latest[u]["transaction_id"]]["features"][n]
-                        for n in ACTIVITY_COLUMNS[:-2]
-                    ),
-                    latest[u]["latitude"],
-                    latest[u]["longitude"],
-                ]
-                for u in users
-            ]
+            expected = _latest_rows(events, scores)
+            users = sorted(expected)
             deadline = time.monotonic() + 60
             while True:
-                rows = store.get_online_features(
-                    features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
-                    entity_rows=[{"user_id": u} for u in users],
-                ).to_dict()
-                got = [rows[n][i] for i in range(len(users)) for n in ACTIVITY_COLUMNS]
-                if got == pytest.approx(list(itertools.chain(*expected)), rel=1e-12):
+                got = list(itertools.chain(*_online(store, users)))
+                if got == pytest.approx([x for u in users for x in expected[u]], rel=1e-12):
                     break
                 assert time.monotonic() < deadline, successor.log()[-3000:]
                 time.sleep(0.5)
@@ -371,6 +322,50 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
             successor.stop()
     finally:
         redis.down()
+
+
+def _feast_env(world: FeastWorld, push_interval_s: float) -> dict[str, str]:
+    """A worker's settings for the Feast store of `world` (its Redis, its project)."""
+    return {
+        "FRAUD_STREAM_FEATURE_DATA": str(world.data),
+        "FRAUD_STREAM_FEAST_PROJECT": world.project,
+        "FRAUD_STREAM_REDIS_CONNECTION": world.redis_connection,
+        "FRAUD_STREAM_PUSH_INTERVAL_S": str(push_interval_s),
+    }
+
+
+def _halves(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The events of the even-numbered users, and those of the odd-numbered ones."""
+    even = [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 0]
+    return even, [e for e in events if int(e["user_id"].removeprefix("user_")) % 2 == 1]
+
+
+def _online(store: Any, users: list[str]) -> list[list[Any]]:
+    """Each user's activity row in Feast's online store (`ACTIVITY_COLUMNS`, None if absent)."""
+    from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW
+
+    rows = store.get_online_features(
+        features=[f"{ACTIVITY_VIEW}:{n}" for n in ACTIVITY_COLUMNS],
+        entity_rows=[{"user_id": u} for u in users],
+    ).to_dict()
+    return [[rows[n][i] for n in ACTIVITY_COLUMNS] for i in range(len(users))]
+
+
+def _latest_rows(events: list[dict[str, Any]], scores: dict[str, Any]) -> dict[str, list[float]]:
+    """Each user's activity row as it must be: that of their latest event by event time (its
+    features, from its score record, and its place)."""
+    from feature_repo.feature_views import ACTIVITY_COLUMNS
+
+    by_time = sorted(events, key=lambda e: datetime.fromisoformat(e["timestamp"]))
+    latest = {e["user_id"]: e for e in by_time}
+    return {
+        user: [
+            *(scores[e["transaction_id"]]["features"][n] for n in ACTIVITY_COLUMNS[:-2]),
+            e["latitude"],
+            e["longitude"],
+        ]
+        for user, e in latest.items()
+    }
 
 
 def _live(count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
