@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from feature_repo.events import CHANNELS, MAX_AMOUNT, SCHEMA_VERSION
+from feature_repo.events import CHANNELS, MAX_AMOUNT, SCHEMA_VERSION, Transaction
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -18,6 +18,15 @@ REQUIRED = (
 )  # fmt: skip
 # RFC 3339 with a zone: the offset (or Z) is what makes event time unambiguous.
 RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+
+
+# The identifiers' longest lengths, from the model's own constraints.
+MAX_LENGTHS = {
+    name: next(
+        m.max_length for m in Transaction.model_fields[name].metadata if hasattr(m, "max_length")
+    )
+    for name in ("transaction_id", "user_id", "merchant_id", "merchant_category")
+}
 
 
 def missing_columns(frame: DataFrame) -> list[str]:
@@ -36,6 +45,11 @@ def rejection_reason(frame: DataFrame) -> Column:
         (blank("user_id"), "user_id is missing"),
         (blank("merchant_id"), "merchant_id is missing"),
         (blank("merchant_category"), "merchant_category is missing"),
+        *(
+            (F.length(F.trim(F.col(name).cast("string"))) > limit,
+             f"{name} is longer than {limit} characters")
+            for name, limit in MAX_LENGTHS.items()
+        ),
         (F.col("amount").isNull() | F.isnan("amount"), "amount is missing or not a number"),
         (F.col("amount") <= 0, "amount must be > 0"),
         (F.col("amount") > MAX_AMOUNT, f"amount above {MAX_AMOUNT:.0f} is not a card payment"),

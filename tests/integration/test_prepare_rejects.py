@@ -11,6 +11,7 @@ import pytest
 
 from batch_pipeline.data.generate import generate
 from batch_pipeline.data.prepare import PrepareError, prepare
+from feature_repo.replay import arrival_order, replay
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -27,6 +28,8 @@ BAD = {
     "channel must be one of online, pos, atm": {"channel": "fax"},
     "currency must be a 3-letter ISO code like EUR": {"currency": "euro"},
     "user_id is missing": {"user_id": ""},
+    "user_id is longer than 128 characters": {"user_id": "u" * 129},
+    "merchant_category is longer than 64 characters": {"merchant_category": "c" * 65},
 }
 
 
@@ -53,6 +56,9 @@ def test_bad_rows_are_rejected_with_reasons_and_counted(
     by_id = dict(zip(rejected["transaction_id"], rejected["reason"], strict=True))
     for i, reason in enumerate(BAD):
         assert by_id[f"bad-{i}"] == reason
+    # The stream's model (feature_repo.events.Transaction) refuses the same rows.
+    _, python_rejected = replay(arrival_order(pd.read_parquet(path)).to_dict("records"))
+    assert {f"bad-{i}" for i in range(len(BAD))} <= set(python_rejected["transaction_id"])
     assert "duplicate transaction_id (an earlier copy was kept)" in summary.rejected
     features = pd.read_parquet(tmp_path / "out" / "transaction_features")
     assert not features["transaction_id"].str.startswith("bad-").any()
