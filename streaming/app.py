@@ -46,6 +46,8 @@ def build_app(settings: StreamSettings) -> ScoringApp:
         topic_replication_factor=1,
         topic_allow_declare=True,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),  # Faust's is 3 s
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,

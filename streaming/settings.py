@@ -28,6 +28,11 @@ class StreamSettings(BaseSettings):
     partitions: int = Field(
         4, ge=1, description="Partitions of the transactions topic (the state table's as well)."
     )
+    session_timeout_s: float = Field(
+        10.0, ge=6, le=300, description="How long the consumer group waits for a worker that "
+        "stopped without leaving it (killed, or its process frozen) before its partitions go to "
+        "the others (Faust's default is 60 s; a graceful stop leaves at once).",
+    )  # fmt: skip
 
     predictor_url: str = Field("http://127.0.0.1:18081", description="The KServe predictor.")
     model_name: str = Field("fraud-detector", min_length=1)
