@@ -29,7 +29,7 @@ from batch_pipeline.data.spark_features import (
     micros,
     profile_snapshots,
 )
-from batch_pipeline.data.validate import missing_columns, rejection_reason
+from batch_pipeline.data.validate import missing_columns, rejection_reason, strip_text
 from feature_repo.spec import ALLOWED_LATENESS
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def accept(tx: DataFrame) -> tuple[DataFrame, DataFrame]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    tx = strip_text(tx)
     if "ingested_at" not in tx.columns:
         # Without an arrival time, events are taken to arrive at their event time.
         tx = tx.withColumn("ingested_at", F.try_to_timestamp(F.col("timestamp")))

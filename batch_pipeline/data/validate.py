@@ -29,6 +29,26 @@ MAX_LENGTHS = {
 }
 
 
+# The model strips surrounding whitespace from its text fields (Unicode's White_Space, as Rust's
+# `trim`, which Java's `(?U)\s` matches), so "u1" and " u1 " are one user in the stream.
+STRIPPED = tuple(name for name, f in Transaction.model_fields.items() if f.annotation is str)
+WHITESPACE_ENDS = r"(?U)^\s+|\s+$"
+
+
+def strip_text(frame: DataFrame) -> DataFrame:
+    """The model's text fields without surrounding whitespace, as the stream reads them."""
+    from pyspark.sql import functions as F
+
+    types = dict(frame.dtypes)
+    return frame.withColumns(
+        {
+            name: F.regexp_replace(F.col(name), WHITESPACE_ENDS, "")
+            for name in STRIPPED
+            if types.get(name) == "string"
+        }
+    )
+
+
 def missing_columns(frame: DataFrame) -> list[str]:
     return [c for c in REQUIRED if c not in frame.columns]
 

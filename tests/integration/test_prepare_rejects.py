@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from batch_pipeline.data.generate import generate
 from batch_pipeline.data.prepare import PrepareError, prepare
 from feature_repo.replay import arrival_order, replay
+from feature_repo.spec import EVENT_FEATURES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -81,3 +83,32 @@ def test_missing_columns_say_which(spark: SparkSession, tmp_path: Path) -> None:
     )
     with pytest.raises(PrepareError, match="lacks the event columns .*'user_id'"):
         prepare(spark, tmp_path / "raw", tmp_path / "out")
+
+
+def test_text_with_surrounding_whitespace_is_read_as_the_stream_reads_it(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The event model strips its text fields, so " u1\\u00a0" is user u1 to the stream: the Spark
+    job must see the same user, currency and merchant, and compute the same features."""
+    generate(users=30, days=5, seed=5, out=tmp_path / "raw", progress=False)
+    path = tmp_path / "raw" / "transactions.parquet"
+    raw = pd.read_parquet(path)
+    padded = raw.index[::4]
+    for name, pad in [
+        ("user_id", " {}\u00a0"), ("merchant_id", "\t{}\u2003"), ("currency", "{} "),
+        ("merchant_category", "\n{}"), ("transaction_id", "{}\r\n"),
+    ]:  # fmt: skip
+        raw.loc[padded, name] = raw.loc[padded, name].map(pad.format)
+    raw.to_parquet(path, index=False)
+
+    summary = prepare(spark, tmp_path / "raw", tmp_path / "out")
+
+    python, python_rejected = replay(arrival_order(raw).to_dict("records"))
+    spark_features = pd.read_parquet(tmp_path / "out" / "transaction_features")
+    assert summary.accepted == len(spark_features) == len(python) > 0.9 * len(raw)
+    assert set(spark_features["user_id"]) == {u.strip() for u in raw["user_id"]}
+    both = spark_features.merge(python, on="transaction_id", suffixes=("_spark", "_python"))
+    assert len(both) == len(python)
+    for name in EVENT_FEATURES:
+        a, b = both[f"{name}_spark"].to_numpy(float), both[f"{name}_python"].to_numpy(float)
+        assert np.isclose(a, b, rtol=1e-9, atol=1e-6).all(), name
