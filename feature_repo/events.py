@@ -7,6 +7,7 @@ on (the stream sends it to the dead-letter topic, the Spark job to its rejected 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -16,6 +17,14 @@ SCHEMA_VERSION = 1
 CHANNELS = ("online", "pos", "atm")
 # A single card payment above this is treated as a data error, not as a purchase.
 MAX_AMOUNT = 1_000_000.0
+# RFC 3339 with a zone: the offset (or Z) is what makes event time unambiguous. T and Z in upper
+# case only (RFC 3339 allows lower case; Spark's parser does not, and both must agree).
+# The whole value must match (unanchored here: Python's and Java's `$` both match before a final
+# newline).
+RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
+RFC3339_EXAMPLE = "2026-11-01T09:12:33+01:00"
+MAX_OFFSET_MINUTES = 18 * 60  # Java's (Spark's) limit; real zones are within -12:00 and +14:00
+_RFC3339 = re.compile(RFC3339)
 
 
 class Transaction(BaseModel):
@@ -40,10 +49,17 @@ class Transaction(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _rfc3339_string(cls, value: object) -> object:
-        # Event time must say its zone; a bare number or a naive string is ambiguous.
-        if isinstance(value, str) and "T" not in value.upper():
-            raise ValueError("timestamp must be RFC 3339, e.g. 2026-11-01T09:12:33+01:00")
-        if isinstance(value, (int, float)):
+        # Event time must say its zone; a bare number or a naive string is ambiguous. The form
+        # is checked here, not left to pydantic, which also takes ISO 8601's other forms (no
+        # seconds, +0100, a decimal comma) that the Spark job refuses.
+        if isinstance(value, str):
+            form = _RFC3339.fullmatch(value)
+            if form is None:
+                raise ValueError(f"timestamp must be RFC 3339 with a zone, e.g. {RFC3339_EXAMPLE}")
+            zone = form.group(2)
+            if zone != "Z" and int(zone[1:3]) * 60 + int(zone[4:6]) > MAX_OFFSET_MINUTES:
+                raise ValueError("timestamp's zone offset must be within -18:00 and +18:00")
+        elif isinstance(value, (int, float)):
             raise ValueError("timestamp must be an RFC 3339 string with a zone, not a number")
         return value
 

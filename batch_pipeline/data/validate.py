@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from feature_repo.events import CHANNELS, MAX_AMOUNT, SCHEMA_VERSION, Transaction
+from feature_repo.events import (
+    CHANNELS,
+    MAX_AMOUNT,
+    RFC3339,
+    RFC3339_EXAMPLE,
+    SCHEMA_VERSION,
+    Transaction,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -16,8 +23,6 @@ REQUIRED = (
     "transaction_id", "user_id", "amount", "currency", "merchant_id", "merchant_category",
     "timestamp", "latitude", "longitude", "channel", "used_chip", "used_pin",
 )  # fmt: skip
-# RFC 3339 with a zone: the offset (or Z) is what makes event time unambiguous.
-RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
 
 
 # The identifiers' longest lengths, from the model's own constraints.
@@ -75,8 +80,8 @@ def rejection_reason(frame: DataFrame) -> Column:
         (F.col("amount") > MAX_AMOUNT, f"amount above {MAX_AMOUNT:.0f} is not a card payment"),
         (~F.coalesce(F.col("currency").rlike("^[A-Z]{3}$"), F.lit(False)),
          "currency must be a 3-letter ISO code like EUR"),
-        (~F.coalesce(F.col("timestamp").rlike(RFC3339), F.lit(False)),
-         "timestamp must be RFC 3339 with a zone, e.g. 2026-11-01T09:12:33+01:00"),
+        (~F.coalesce(F.col("timestamp").rlike(f"^(?:{RFC3339})\\z"), F.lit(False)),
+         f"timestamp must be RFC 3339 with a zone, e.g. {RFC3339_EXAMPLE}"),
         (F.try_to_timestamp(F.col("timestamp")).isNull(), "timestamp is not a real date and time"),
         (F.col("latitude").isNull() | F.isnan("latitude") | (F.abs("latitude") > 90),
          "latitude must be within -90..90"),

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from batch_pipeline.data.generate import generate
 from batch_pipeline.data.prepare import PrepareError, prepare
+from batch_pipeline.data.validate import rejection_reason, strip_text
+from feature_repo.events import Transaction
 from feature_repo.replay import arrival_order, replay
 from feature_repo.spec import EVENT_FEATURES
 
@@ -112,3 +115,51 @@ def test_text_with_surrounding_whitespace_is_read_as_the_stream_reads_it(
     for name in EVENT_FEATURES:
         a, b = both[f"{name}_spark"].to_numpy(float), both[f"{name}_python"].to_numpy(float)
         assert np.isclose(a, b, rtol=1e-9, atol=1e-6).all(), name
+
+
+# Values at the edges of the schema's rules: (field, value).
+EDGES: list[tuple[str, Any]] = [
+    *(("timestamp", t) for t in (
+        "2026-11-29T10:00:00Z", "2026-11-29t10:00:00z", "2026-11-29T10:00+01:00",
+        "2026-11-29T10:00:00+0100", "2026-11-29T10:00:00,5+01:00", "2026-11-29T10:00:00.+01:00",
+        "2026-11-29T10:00:00.123456789+01:00", "2026-11-29T24:00:00+01:00",
+        "2026-11-29T10:00:60+01:00", "2026-02-29T10:00:00Z", "2026-11-29T10:00:00+18:00",
+        "2026-11-29T10:00:00+18:01", "2026-11-29T10:00:00+23:59", "2026-11-29T10:00:00-00:00",
+        "2026-11-29T10:00:00 +01:00", "2026-11-29T10:00:00+01:00 ", "2026-11-29T10:00:00+01:00\n",
+        "20261129T100000Z", "2026-W48-1T10:00:00Z", "0001-01-01T00:00:00Z", "yesterday",
+    )),
+    *(("amount", a) for a in (0.0, -0.0, 1e-9, 1_000_000.0, 1_000_000.01, float("nan"))),
+    *(("amount", a) for a in (float("inf"), -5.0)),
+    *(("latitude", x) for x in (90.0, 90.0001, -90.0, float("nan"))),
+    *(("longitude", x) for x in (180.0, -180.0001, float("inf"))),
+    *(("currency", c) for c in ("eur", "EUR ", "EURO", " EU", "\u00a0EUR")),
+    *(("channel", c) for c in ("POS", "pos ", "atm")),
+    *(("user_id", u) for u in ("", " ", "\u2003", "u" * 128, "u" * 129, " " + "u" * 128)),
+    *(("merchant_category", c) for c in ("c" * 64, "c" * 65, "\tc\n")),
+]  # fmt: skip
+
+
+def test_spark_and_the_event_model_refuse_the_same_values(spark: SparkSession) -> None:
+    """Each edge value in an otherwise valid event: the Spark job's rules refuse it exactly when
+    the stream's model (feature_repo.events.Transaction) does."""
+    good = {
+        "transaction_id": "t", "user_id": "u1", "amount": 12.5, "currency": "EUR",
+        "merchant_id": "m1", "merchant_category": "grocery", "timestamp": "2026-11-29T10:00:00Z",
+        "latitude": 48.1, "longitude": 11.5, "channel": "pos", "used_chip": True, "used_pin": False,
+    }  # fmt: skip
+    rows = [good | {name: value, "transaction_id": str(i)} for i, (name, value) in enumerate(EDGES)]
+    frame = strip_text(spark.createDataFrame(pd.DataFrame(rows)))
+    reasons = dict(
+        frame.select("transaction_id", rejection_reason(frame).alias("reason")).toPandas().values
+    )
+    differ = []
+    for i, (row, edge) in enumerate(zip(rows, EDGES, strict=True)):
+        try:
+            Transaction.model_validate(row)
+            model_refuses = False
+        except ValidationError:
+            model_refuses = True
+        if model_refuses != (reasons[str(i)] is not None):
+            differ.append((edge, model_refuses, reasons[str(i)]))
+    assert not differ
+    assert sum(r is not None for r in reasons.values()) > len(EDGES) // 2  # edges, not all valid

@@ -84,7 +84,7 @@ def test_first_transaction_without_profile_gets_neutral_values() -> None:
         ({"latitude": 91}, "less than or equal to 90"),
         ({"channel": "fax"}, "'online', 'pos' or 'atm'"),
         ({"timestamp": "2026-11-01 21:30:00"}, "RFC 3339"),
-        ({"timestamp": "2026-11-01T21:30:00"}, "timezone"),
+        ({"timestamp": "2026-11-01T21:30:00"}, "RFC 3339 with a zone"),
         ({"currency": "euro"}, "pattern"),
         ({"surprise": 1}, "Extra inputs"),
     ],
