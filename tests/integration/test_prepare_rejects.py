@@ -149,9 +149,10 @@ def test_spark_and_the_event_model_refuse_the_same_values(spark: SparkSession) -
     }  # fmt: skip
     rows = [good | {name: value, "transaction_id": str(i)} for i, (name, value) in enumerate(EDGES)]
     frame = strip_text(spark.createDataFrame(pd.DataFrame(rows)))
-    reasons = dict(
-        frame.select("transaction_id", rejection_reason(frame).alias("reason")).toPandas().values
-    )
+    reasons = {
+        row.transaction_id: row.reason
+        for row in frame.select("transaction_id", rejection_reason(frame).alias("reason")).collect()
+    }
     differ = []
     for i, (row, edge) in enumerate(zip(rows, EDGES, strict=True)):
         try:
