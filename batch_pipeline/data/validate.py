@@ -82,7 +82,9 @@ def rejection_reason(frame: DataFrame) -> Column:
          "currency must be a 3-letter ISO code like EUR"),
         (~F.coalesce(F.col("timestamp").rlike(f"^(?:{RFC3339})\\z"), F.lit(False)),
          f"timestamp must be RFC 3339 with a zone, e.g. {RFC3339_EXAMPLE}"),
-        (F.try_to_timestamp(F.col("timestamp")).isNull(), "timestamp is not a real date and time"),
+        # (Java's dates have a year 0000, Python's, and so the stream's, start at 0001.)
+        (F.try_to_timestamp(F.col("timestamp")).isNull() | F.col("timestamp").startswith("0000"),
+         "timestamp is not a real date and time"),
         (F.col("latitude").isNull() | F.isnan("latitude") | (F.abs("latitude") > 90),
          "latitude must be within -90..90"),
         (F.col("longitude").isNull() | F.isnan("longitude") | (F.abs("longitude") > 180),
