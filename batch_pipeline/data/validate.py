@@ -25,12 +25,12 @@ REQUIRED = (
 )  # fmt: skip
 
 
-# The identifiers' longest lengths, from the model's own constraints.
+# The longest lengths the model allows (its ids and merchant_category), from its constraints.
 MAX_LENGTHS = {
-    name: next(
-        m.max_length for m in Transaction.model_fields[name].metadata if hasattr(m, "max_length")
-    )
-    for name in ("transaction_id", "user_id", "merchant_id", "merchant_category")
+    name: m.max_length
+    for name, f in Transaction.model_fields.items()
+    for m in f.metadata
+    if hasattr(m, "max_length")
 }
 
 
@@ -59,7 +59,8 @@ def missing_columns(frame: DataFrame) -> list[str]:
 
 
 def rejection_reason(frame: DataFrame) -> Column:
-    """A column holding the first rule a row breaks, or null when the row is valid."""
+    """A column holding the first rule a row breaks, or null when the row is valid; of a frame
+    whose text `strip_text` has stripped, as the model strips it before its checks."""
     from pyspark.sql import functions as F
 
     def blank(name: str) -> Column:
@@ -71,7 +72,7 @@ def rejection_reason(frame: DataFrame) -> Column:
         (blank("merchant_id"), "merchant_id is missing"),
         (blank("merchant_category"), "merchant_category is missing"),
         *(
-            (F.length(F.trim(F.col(name).cast("string"))) > limit,
+            (F.length(F.col(name).cast("string")) > limit,
              f"{name} is longer than {limit} characters")
             for name, limit in MAX_LENGTHS.items()
         ),
