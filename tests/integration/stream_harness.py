@@ -149,3 +149,23 @@ def read_all(bootstrap: str, topic: str) -> list[Any]:
 
 def values(records: list[Any]) -> list[dict[str, Any]]:
     return [orjson.loads(r.value) for r in records]
+
+
+def where_unscored(bootstrap: str, topic: str, group: str, unscored: set[str]) -> str:
+    """For a failure message: the offsets of `unscored` transactions and the group's commits."""
+    runs: dict[int, list[list[int]]] = {}
+    for record in read_all(bootstrap, topic):
+        if orjson.loads(record.value).get("transaction_id") not in unscored:
+            continue
+        partition_runs = runs.setdefault(record.partition, [])
+        if partition_runs and partition_runs[-1][1] == record.offset - 1:
+            partition_runs[-1][1] = record.offset
+        else:
+            partition_runs.append([record.offset, record.offset])
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:  # the group's commits, read without joining it
+        partitions = sorted(consumer.partitions_for_topic(topic) or [])
+        committed = {p: consumer.committed(TopicPartition(topic, p)) for p in partitions}
+    finally:
+        consumer.close()
+    return f"unscored offsets by partition {runs}; committed offsets {committed}"

@@ -42,6 +42,7 @@ from tests.integration.stream_harness import (
     read_all,
     read_topic,
     values,
+    where_unscored,
 )
 from tests.unit.predictor.harness import FeastWorld, PredictorProcess, feast_world, free_port
 from tests.unit.predictor.onnx_models import write_model
@@ -505,7 +506,10 @@ def test_second_worker_joins_and_leaves_without_loss_or_repeat(
     # Records processed again after a rebalance are skipped as replays, not dead-lettered.
     assert not dead, Counter(dict(r.headers)["dlq.kind"] for r in dead)
     logs = f"first:\n{first.log()[-4000:]}\nsecond:\n{second.log()[-2000:]}"
-    assert len(scores) == len(events), (len(events) - len(scores), logs)
+    unscored = {e["transaction_id"] for e in events} - set(scores)
+    where = where_unscored(env.kafka, topics.transactions, app_id, unscored) if unscored else ""
+    assert not unscored, (len(unscored), where, logs)
+    assert len(scores) == len(events)
     # The first worker took part in the rebalances (it was not evicted for missing one) and
     # had every partition back after the second left.
     assigned = [line for line in first.log().splitlines() if "partitions assigned" in line]
