@@ -50,7 +50,7 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from batch_pipeline.data.live import LiveGenerator
+from batch_pipeline.data.live import LiveGenerator, start_ending_by
 from batch_pipeline.data.world import build_world
 from bench.host_probe import HostProbe, Profile
 from bench.relay import RelayProcess, RoundTrips
@@ -292,7 +292,10 @@ class Result:
 
 def run_bench(run: Run, args: argparse.Namespace, result: Result) -> None:
     """Set up; the throughput, then the latency phase on one worker; then the baseline."""
-    start = datetime.now(UTC) - timedelta(hours=1)
+    # The world's time runs faster than the clock: its events are placed to end now, since the
+    # worker refuses an event ahead of its arrival (the record's timestamp) by more than 15 min.
+    total = args.events + int(args.rate * args.latency_s) + args.baseline_events
+    start = start_ending_by(args.users, SEED, total, datetime.now(UTC), fraud_boost=1.0)
     data, project = run.workdir / "feast", f"bench_{run.run_id}"
     data.mkdir()
     run.store = open_store(data, run.redis, project)

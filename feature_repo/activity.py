@@ -15,13 +15,31 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from feature_repo.spec import ALLOWED_LATENESS, MERCHANT_MEMORY, WINDOW_LONG, WINDOW_SHORT
+from feature_repo.spec import (
+    ALLOWED_LATENESS,
+    MAX_AHEAD_OF_ARRIVAL,
+    MERCHANT_MEMORY,
+    WINDOW_LONG,
+    WINDOW_SHORT,
+)
 
 US = 1_000_000
 SHORT_US = int(WINDOW_SHORT.total_seconds()) * US
 LONG_US = int(WINDOW_LONG.total_seconds()) * US
 MERCHANT_US = int(MERCHANT_MEMORY.total_seconds()) * US
 LATENESS_US = int(ALLOWED_LATENESS.total_seconds()) * US
+AHEAD_US = int(MAX_AHEAD_OF_ARRIVAL.total_seconds()) * US
+
+
+def seconds_ahead(ts_us: int, arrival_us: int) -> int | None:
+    """How many seconds an event's time runs ahead of its arrival, if more than allowed; else None.
+
+    Checked before the event reaches its user's state: an event stamped in the future (a wrong
+    clock, a wrong year) would otherwise become the user's latest event time, and every real
+    event of that user would be too late until the clock caught up with it.
+    """
+    ahead = ts_us - arrival_us
+    return ahead // US if ahead > AHEAD_US else None
 
 
 class TooLate(ValueError):

@@ -1,8 +1,10 @@
 """Replay a history of raw events through the incremental code, exactly as the stream would.
 
-Events are taken in arrival order (`ingested_at`, then `transaction_id`; the stream's order is
-the topic's offsets). The result has one row per accepted event with every feature that does not
-need the profile, and the rejected events with their reasons.
+Events are taken in arrival order (`ingested_at`, then `transaction_id`; the stream's order is the
+topic's offsets), and an event whose time runs ahead of its `ingested_at` by more than the spec
+allows is refused, as the stream refuses one ahead of its record's timestamp. The result has one
+row per accepted event with every feature that does not need the profile, and the rejected events
+with their reasons.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from feature_repo.activity import Duplicate, TooLate, UserActivityState
+from feature_repo.activity import Duplicate, TooLate, UserActivityState, seconds_ahead
 from feature_repo.events import Transaction
 from feature_repo.spec import EVENT_FEATURES
 from feature_repo.vectors import event_features
@@ -43,6 +45,13 @@ def replay(
                 {"transaction_id": str(record.get("transaction_id")), "reason": str(exc)}
             )
             continue
+        arrived = record.get("ingested_at")
+        if arrived is not None and not pd.isna(arrived):
+            ahead = seconds_ahead(event.epoch_us, pd.Timestamp(arrived).value // 1000)
+            if ahead is not None:
+                reason = f"event time {ahead} s ahead of its arrival (ingested_at)"
+                rejected.append({"transaction_id": event.transaction_id, "reason": reason})
+                continue
         state = states.setdefault(event.user_id, UserActivityState())
         try:
             activity = state.apply(

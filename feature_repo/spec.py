@@ -6,8 +6,10 @@ predictor's feature assembly) all import this module; the model's ONNX metadata 
 
 Time is event time. The features that score transaction T reflect the user's transactions up to and
 including T, as known when T arrived: events are taken in arrival order, an event that arrives
-later than `ALLOWED_LATENESS` behind the user's latest event time is rejected, and an event that
-arrived before T but happened after T never counts for T.
+later than `ALLOWED_LATENESS` behind the user's latest event time is rejected, an event whose time
+is more than `MAX_AHEAD_OF_ARRIVAL` ahead of its own arrival is rejected (a wrong clock or
+timestamp would otherwise become its user's latest event time and make the user's real events
+too late), and an event that arrived before T but happened after T never counts for T.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ PROFILE_WINDOW = timedelta(days=90)
 # scoring this long after it, when the nightly job has run; the point-in-time join uses that time.
 PROFILE_AVAILABLE_AFTER = timedelta(hours=2)
 ALLOWED_LATENESS = timedelta(minutes=15)
+# How far an event's time may run ahead of its arrival: the Kafka record's timestamp in the stream,
+# `ingested_at` in a data set. Senders' clocks drift by seconds; beyond this the timestamp is wrong.
+MAX_AHEAD_OF_ARRIVAL = timedelta(minutes=15)
 # Values used when a feature has nothing to look at (a user's first transaction, no profile).
 NO_PREVIOUS_GAP = timedelta(days=30)
 MIN_SPEED_INTERVAL = timedelta(minutes=1)

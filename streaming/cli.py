@@ -41,9 +41,18 @@ class _RateColumn(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} ev/s", style="progress.data.speed")
 
 
-def _start(value: str | None) -> datetime:
+def _live_start(value: str | None, users: int, seed: int, count: int, boost: float) -> datetime:
+    """--start, or by default a start from which the live stream's events end now.
+
+    The worker dead-letters an event more than `MAX_AHEAD_OF_ARRIVAL` ahead of its arrival, and a
+    live stream runs faster than the clock, so one that would run ahead is refused here.
+    """
+    from batch_pipeline.data.live import last_event_time, start_ending_by
+    from feature_repo.spec import MAX_AHEAD_OF_ARRIVAL
+
+    now = datetime.now(UTC)
     if value is None:
-        return datetime.now(UTC)
+        return start_ending_by(users, seed, count, now, boost)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
@@ -51,7 +60,17 @@ def _start(value: str | None) -> datetime:
             f"{value!r} is not an ISO date-time, e.g. 2026-11-01T09:00:00+00:00",
             param_hint="--start",
         ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    last = last_event_time(users, seed, moment, count, boost)
+    if last is not None and last > now + MAX_AHEAD_OF_ARRIVAL:
+        raise typer.BadParameter(
+            f"the {count:,} events from {moment.isoformat()} run to {last.isoformat()}, ahead of "
+            f"now; the stream worker dead-letters an event more than "
+            f"{MAX_AHEAD_OF_ARRIVAL.total_seconds():.0f} s ahead of its arrival. Leave --start "
+            "out (the events then end now) or start earlier",
+            param_hint="--start",
+        )
+    return moment
 
 
 def produce_command(
@@ -75,7 +94,10 @@ def produce_command(
     ] = 1,
     start: Annotated[
         str | None,
-        typer.Option(help="--live: ISO date-time of the first event (default: now, UTC)."),
+        typer.Option(
+            help="--live: ISO date-time of the first event (default: the one from which the "
+            "events end now; the world's time runs faster than the clock)."
+        ),
     ] = None,
     fraud_boost: Annotated[
         float, typer.Option(min=0, help="--live: multiplies the fraud rates, e.g. 10 for a demo.")
@@ -108,7 +130,9 @@ def produce_command(
         if data is not None:
             events = events_from_data(data, count)
         else:
-            events = events_live(users, seed, _start(start), fraud_boost, count or 10_000)
+            count = count or 10_000
+            first = _live_start(start, users, seed, count, fraud_boost)
+            events = events_live(users, seed, first, fraud_boost, count)
     except DataSetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--data") from exc
     except ValueError as exc:

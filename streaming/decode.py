@@ -8,10 +8,12 @@ the original bytes and carries on. Nothing in this module raises on input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 from pydantic import ValidationError
 
+from feature_repo.activity import AHEAD_US, US, seconds_ahead
 from feature_repo.events import Transaction
 
 MAX_SHOWN = 80  # characters of an offending value quoted in a reason
@@ -21,7 +23,8 @@ MAX_SHOWN = 80  # characters of an offending value quoted in a reason
 class Rejected:
     """Why a record cannot be scored."""
 
-    # oversized, not_utf8, not_json, not_object, invalid, wrong_key, too_late or duplicate
+    # oversized, not_utf8, not_json, not_object, invalid, wrong_key, ahead_of_arrival, too_late
+    # or duplicate
     kind: str
     reason: str
 
@@ -53,6 +56,26 @@ def decode(key: bytes | None, value: bytes | None, max_bytes: int) -> Transactio
             "its user_id, so that one user's events reach one partition in order",
         )
     return event
+
+
+def check_arrival(event: Transaction, arrival_s: float) -> Transaction | Rejected:
+    """The event, unless its time runs too far ahead of its arrival (the record's timestamp).
+
+    `arrival_s` is the Kafka record's timestamp in seconds (the producer's CreateTime, or the
+    broker's LogAppendTime); a record without one (negative) is not checked.
+    """
+    if arrival_s < 0:
+        return event
+    ahead = seconds_ahead(event.epoch_us, round(arrival_s * 1000) * 1000)
+    if ahead is None:
+        return event
+    return Rejected(
+        "ahead_of_arrival",
+        f"timestamp {event.timestamp.isoformat()} is {ahead:,} s ahead of the record's timestamp "
+        f"{datetime.fromtimestamp(arrival_s, UTC).isoformat()}; an event may be at most "
+        f"{AHEAD_US // US} s ahead of its arrival: fix the sender's clock or the timestamp, and "
+        "send the transaction again",
+    )
 
 
 def _validate(value: bytes) -> Transaction | Rejected:

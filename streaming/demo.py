@@ -1,11 +1,11 @@
 """`fraud demo`: the main job end to end on the local stack, with the commands a user would run.
 
-Generates a month of transactions ending today, prepares features with Spark, loads them into
-Feast, trains and registers a champion, starts the predictor and one stream worker, produces a
-live stream with injected fraud, prints the alerts as they arrive, and stops what it started.
-Every step is the `fraud` command shown in the README, run as a child process. The stream part
-runs on topics and a consumer group of its own (`DemoRun`), removed at the end, so that a second
-run starts as afresh as the first.
+Generates a month of transactions, prepares features with Spark, loads them into Feast, trains and
+registers a champion, starts the predictor and one stream worker, produces a live stream with
+injected fraud (the days after the month, up to now, sent at the given rate), prints the alerts as
+they arrive, and stops what it started. Every step is the `fraud` command shown in the README, run
+as a child process. The stream part runs on topics and a consumer group of its own (`DemoRun`),
+removed at the end, so that a second run starts as afresh as the first.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 from rich.console import Console
 
+from batch_pipeline.data.live import start_ending_by
 from deploy.stack.kafka import create_topics
 from deploy.stack.settings import StackSettings
 from streaming.tail import Alert, alert_line, tail
 
 console = Console()
+LIVE_SEED, LIVE_FRAUD_BOOST = 1, 10.0  # the live stream's world (`fraud produce --seed`), fraud x10
 
 
 def _fraud(*args: str) -> list[str]:
@@ -87,7 +89,11 @@ def run(
     stack = StackSettings()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    start_day = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%d")
+    count = int(seconds * rate)
+    # The live stream is a world simulated faster than the clock, placed to end now (the worker
+    # refuses events ahead of their arrival); the history to train on ends the day it starts.
+    live_start = start_ending_by(users, LIVE_SEED, count, datetime.now(UTC), LIVE_FRAUD_BOOST)
+    start_day = (live_start - timedelta(days=days)).strftime("%Y-%m-%d")
     raw, data = out / "raw", out / "features"
     _step("1. Generate a month of card transactions", "data", "generate", "--users",
           str(users), "--days", str(days), "--start", start_day, "--out", str(raw),
@@ -96,7 +102,9 @@ def run(
           "--out", str(data))  # fmt: skip
     _step("3. Register the features and load the online store (Feast)", "features", "apply",
           "--data", str(data))  # fmt: skip
-    _step("   ", "features", "materialize", "--data", str(data))
+    # Back to the history's last snapshot, which became available before the live stream began.
+    back = (datetime.now(UTC) - live_start).days + 3
+    _step("   ", "features", "materialize", "--data", str(data), "--days", str(back))
     _step("4. Build the training set (Feast point-in-time join)", "data", "training-set",
           "--prepared", str(data), "--out", str(out / "training_set.parquet"))  # fmt: skip
     _step("5. Train, evaluate, register; promote if it beats the champion", "train", "--data",
@@ -125,11 +133,12 @@ def run(
                       f"{', '.join(run.topics.values())}")  # fmt: skip
 
         console.rule(f"[bold]7. Live stream for {seconds} s with injected fraud[/bold]")
-        count = int(seconds * rate)
         producer = subprocess.Popen(  # noqa: S603
             _fraud("produce", "--live", "--users", str(users), "--count", str(count), "--rate",
-                   str(rate), "--fraud-boost", "10", "--labels-out", str(out / "labels.jsonl"),
-                   "--topic", run.topics["transactions"], "--no-progress"),
+                   str(rate), "--seed", str(LIVE_SEED), "--start", live_start.isoformat(),
+                   "--fraud-boost", str(LIVE_FRAUD_BOOST), "--labels-out",
+                   str(out / "labels.jsonl"), "--topic", run.topics["transactions"],
+                   "--no-progress"),
         )  # fmt: skip
         alerts: list[Alert] = []
 
@@ -165,8 +174,8 @@ def run(
 class DemoRun:
     """One demo's own topics, consumer group and worker state, so that a run starts afresh.
 
-    The live generator starts at the current time; a worker that kept the users' state of an
-    earlier run (whose simulated days ran ahead) would dead-letter most events as too late.
+    Each run's live stream ends at its own start time; a worker that kept the users' state of an
+    earlier run (whose events end later) would dead-letter most events as too late.
     """
 
     stack: StackSettings

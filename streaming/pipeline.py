@@ -1,7 +1,8 @@
 """One batch of Kafka records, from bytes to scores and alerts: the worker's processing step.
 
 For a batch of Kafka records (in partition order, as the intake gives them):
-1. decode and validate every record; the invalid ones are dead-lettered;
+1. decode and validate every record; the invalid ones are dead-lettered, and so are events whose
+   time runs more than `MAX_AHEAD_OF_ARRIVAL` ahead of their record's timestamp;
 2. apply each user's events to that user's activity state, in order (late and repeated
    transactions are dead-lettered; a record already processed before a restart is skipped);
 3. read the users' profiles (cached) and compute the batch's feature rows with the shared code,
@@ -34,7 +35,7 @@ from feature_repo.activity import US, Activity, Duplicate, TooLate
 from feature_repo.events import Transaction
 from feature_repo.vectors import batch_features
 from streaming import fallback, metrics
-from streaming.decode import Rejected, decode
+from streaming.decode import Rejected, check_arrival, decode
 from streaming.feast_io import FeastIO, activity_columns
 from streaming.ledger import AlertLedger
 from streaming.outbox import Outbox
@@ -100,6 +101,8 @@ class Pipeline:
         valid: list[tuple[Any, Transaction]] = []
         for msg in records:
             result = decode(msg.key, msg.value, self.s.max_event_bytes)
+            if not isinstance(result, Rejected):
+                result = check_arrival(result, msg.timestamp)
             if isinstance(result, Rejected):
                 await self._dead_letter(msg, result)
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -112,3 +112,42 @@ class LiveGenerator:
         self._position = 0
         self._day += 1
         logger.debug("simulated day=%d events=%d", self._day, len(events))
+
+
+SEARCH_CHUNK = 50_000  # events held at once while looking for a stream's last event time
+SEARCH_TRIES = 8
+
+
+def last_event_time(
+    users: int, seed: int, start: datetime, count: int, fraud_boost: float = 1.0
+) -> datetime | None:
+    """The event time of the last of the first `count` events from `start` (None if count is 0)."""
+    generator = LiveGenerator(users, seed, start, fraud_boost)
+    last: dict[str, Any] | None = None
+    for lo in range(0, count, SEARCH_CHUNK):
+        last = generator.events(min(SEARCH_CHUNK, count - lo))[-1]
+    return None if last is None else datetime.fromisoformat(last["timestamp"])
+
+
+def start_ending_by(
+    users: int, seed: int, count: int, end: datetime, fraud_boost: float = 1.0
+) -> datetime:
+    """A start from which `count` events of `LiveGenerator(users, seed, start, fraud_boost)` all
+    happen at or before `end`, and the last of them shortly before it.
+
+    A live stream is simulated much faster than real time (a small world's day passes in
+    seconds), so one that starts now soon runs ahead of the clock, and the stream worker refuses
+    an event more than `feature_repo.spec.MAX_AHEAD_OF_ARRIVAL` ahead of its arrival. Placed to
+    end by now, it is a recent history sent at the given rate, every event behind its arrival.
+
+    Raises:
+        ValueError: If no start within a few tries ends by `end` (the world, built for the
+            start's date, differs a little between tries).
+    """
+    start = end
+    for _ in range(SEARCH_TRIES):
+        last = last_event_time(users, seed, start, count, fraud_boost)
+        if last is None or last <= end:
+            return start
+        start -= last - end + timedelta(minutes=1)
+    raise ValueError(f"found no start whose {count} events end by {end.isoformat()}")

@@ -6,8 +6,9 @@ Outputs (parquet folders under OUT), the batch sources of the Feast repository:
 - `user_profile/`: daily snapshots per user over the preceding 90 days, stamped with the time
   they become available, so a point-in-time join never sees the future;
 - `labels/`: transaction_id, is_fraud, label_available_at (when the raw data has labels);
-- `rejected/`: rows that break the schema, duplicates and events later than the allowed
-  lateness, each with its reason; `summary.json`: the counts.
+- `rejected/`: rows that break the schema, events whose time runs ahead of their arrival
+  (`ingested_at`) by more than `MAX_AHEAD_OF_ARRIVAL`, duplicates and events later than the
+  allowed lateness, each with its reason; `summary.json`: the counts.
 
 The rules are those of `feature_repo.spec` and `feature_repo.activity`; the parity test holds this
 job and the stream's incremental code to the same values for every feature.
@@ -30,7 +31,7 @@ from batch_pipeline.data.spark_features import (
     profile_snapshots,
 )
 from batch_pipeline.data.validate import missing_columns, rejection_reason, strip_text
-from feature_repo.spec import ALLOWED_LATENESS
+from feature_repo.spec import ALLOWED_LATENESS, MAX_AHEAD_OF_ARRIVAL
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LATENESS_US = micros(ALLOWED_LATENESS)
+AHEAD_US = micros(MAX_AHEAD_OF_ARRIVAL)
 
 
 class PrepareError(ValueError):
@@ -87,9 +89,26 @@ def accept(tx: DataFrame) -> tuple[DataFrame, DataFrame]:
         "detail", F.lit(None).cast("string")
     )
     invalid = checked.where(F.col("reason").isNotNull())
+    # try_: a filter on ts_us below may be evaluated with the one on reason, on invalid rows too
     valid = checked.where(F.col("reason").isNull()).withColumn(
-        "ts_us", F.unix_micros(F.to_timestamp(F.col("timestamp")))
+        "ts_us", F.unix_micros(F.try_to_timestamp(F.col("timestamp")))
     )
+    # Before the duplicates and the lateness: the stream refuses such an event as it decodes it,
+    # so it takes no transaction_id and never becomes its user's latest event time.
+    ahead_us = F.col("ts_us") - F.unix_micros("ingested_at")
+    ahead = F.coalesce(ahead_us > F.lit(AHEAD_US), F.lit(False))  # no arrival time: not checked
+    early = (
+        valid.where(ahead)
+        .withColumn(
+            "reason",
+            F.lit(
+                f"event time more than the allowed {AHEAD_US // US} s ahead of its arrival "
+                "(ingested_at)"
+            ),
+        )
+        .withColumn("detail", F.format_string("%d s ahead", F.floor(ahead_us / US)))
+    )
+    valid = valid.where(~ahead)
     first = Window.partitionBy("transaction_id").orderBy("ingested_at", "ts_us")
     valid = valid.withColumn("copy", F.row_number().over(first))
     duplicates = valid.where(F.col("copy") > 1).withColumn(
@@ -122,7 +141,10 @@ def accept(tx: DataFrame) -> tuple[DataFrame, DataFrame]:
     accepted = ranked.where(~too_late | F.col("latest_before_us").isNull())
     keep = [*tx.columns, "reason", "detail"]
     rejected = (
-        invalid.select(keep).unionByName(duplicates.select(keep)).unionByName(late.select(keep))
+        invalid.select(keep)
+        .unionByName(early.select(keep))
+        .unionByName(duplicates.select(keep))
+        .unionByName(late.select(keep))
     )
     return accepted.drop("reason", "detail", "copy", "latest_before_us"), rejected
 

@@ -16,7 +16,7 @@ from batch_pipeline.data.prepare import PrepareError, prepare
 from batch_pipeline.data.validate import rejection_reason, strip_text
 from feature_repo.events import Transaction
 from feature_repo.replay import arrival_order, replay
-from feature_repo.spec import EVENT_FEATURES
+from feature_repo.spec import EVENT_FEATURES, MAX_AHEAD_OF_ARRIVAL
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -77,6 +77,65 @@ def test_bad_rows_are_rejected_with_reasons_and_counted(
     )
     written = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert sum(written["rejected"].values()) == len(rejected)
+
+
+def test_events_ahead_of_their_arrival_are_refused_as_the_stream_refuses_them(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """An event dated more than MAX_AHEAD_OF_ARRIVAL after its `ingested_at` is refused by the
+    Spark job and the replay alike, and does not lock its user out: one dated 9999, arriving
+    first, would otherwise have made every later event of its user too late."""
+    generate(users=30, days=5, seed=7, out=tmp_path / "raw", progress=False)
+    path = tmp_path / "raw" / "transactions.parquet"
+    raw = pd.read_parquet(path)
+    _, before = replay(arrival_order(raw).to_dict("records"))  # the history's own rejections
+    last = (raw["ingested_at"].max() + pd.Timedelta(1, "s")).ceil("s")  # whole, as event times
+
+    def utc(moment: pd.Timestamp) -> str:
+        return f"{moment.tz_convert('UTC'):%Y-%m-%dT%H:%M:%S}Z"
+
+    user = raw["user_id"].iloc[0]
+    first = raw.loc[raw["user_id"] == user, "ingested_at"].min() - pd.Timedelta(1, "s")
+    added = {  # transaction_id: (user_id, event time, arrival), each after the rest of its user's
+        "ahead-by-the-limit": (raw["user_id"].iloc[1], utc(last + MAX_AHEAD_OF_ARRIVAL), last),
+        "ahead-past-the-limit": (
+            raw["user_id"].iloc[2],
+            utc(last + MAX_AHEAD_OF_ARRIVAL + pd.Timedelta(1, "s")),
+            last,
+        ),
+        "dated-9999": (user, "9999-12-31T23:59:59Z", first),  # before the rest of its user's
+    }
+    rows = [
+        raw.iloc[0].to_dict()
+        | {"transaction_id": t, "user_id": u, "timestamp": ts, "ingested_at": at}
+        for t, (u, ts, at) in added.items()
+    ]
+    raw = pd.concat([raw, pd.DataFrame(rows)], ignore_index=True).astype(raw.dtypes.to_dict())
+    raw.to_parquet(path, index=False)
+
+    summary = prepare(spark, tmp_path / "raw", tmp_path / "out")
+
+    rejected = pd.read_parquet(tmp_path / "out" / "rejected").set_index("transaction_id")
+    ahead = {"ahead-past-the-limit", "dated-9999"}
+    assert set(rejected.index) == set(before["transaction_id"]) | ahead
+    reason = (
+        f"event time more than the allowed {MAX_AHEAD_OF_ARRIVAL.seconds} s ahead of its arrival"
+    )
+    assert all(rejected.loc[t, "reason"].startswith(reason) for t in ahead)
+    assert (
+        rejected.loc["ahead-past-the-limit", "detail"]
+        == f"{MAX_AHEAD_OF_ARRIVAL.seconds + 1} s ahead"
+    )
+    python, python_rejected = replay(arrival_order(raw).to_dict("records"))
+    assert set(python_rejected["transaction_id"]) == set(rejected.index)
+    spark_features = pd.read_parquet(tmp_path / "out" / "transaction_features")
+    assert summary.accepted == len(spark_features) == len(python)
+    assert "ahead-by-the-limit" in set(spark_features["transaction_id"])
+    both = spark_features.merge(python, on="transaction_id", suffixes=("_spark", "_python"))
+    assert len(both) == len(python)
+    for name in EVENT_FEATURES:
+        a, b = both[f"{name}_spark"].to_numpy(float), both[f"{name}_python"].to_numpy(float)
+        assert np.isclose(a, b, rtol=1e-9, atol=1e-6).all(), name
 
 
 def test_missing_columns_say_which(spark: SparkSession, tmp_path: Path) -> None:

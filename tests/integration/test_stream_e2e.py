@@ -27,6 +27,7 @@ import orjson
 import pandas as pd
 import pytest
 
+from batch_pipeline.data.live import start_ending_by
 from deploy.stack.redis import RedisService
 from deploy.stack.settings import StackSettings
 from feature_repo.replay import replay
@@ -100,11 +101,23 @@ def _poison(events: list[dict[str, Any]]) -> list[tuple[bytes | None, bytes, str
         (key, bad(amount=1e12), "invalid"),
         (key, bad(latitude=123.0), "invalid"),
         (key, bad(timestamp="yesterday"), "invalid"),
+        (key, bad(timestamp="9999-12-31T23:59:59Z"), "ahead_of_arrival"),  # a wrong clock
         (key, bad(surprise=1), "invalid"),
         (key, bad(note="x" * 20_000), "oversized"),
         (b"someone-else", bad(transaction_id="poison-key"), "wrong_key"),
         (*encode(events[-1]), "duplicate"),  # the latest transaction, sent again
     ]
+
+
+AFTER_POISON = "after-the-poison"
+
+
+def _after(events: list[dict[str, Any]], user: str, transaction_id: str) -> tuple[bytes, bytes]:
+    """(key, value) of a new transaction of `user`, a minute after the user's latest one."""
+    mine = [e for e in events if e["user_id"] == user]
+    latest = max(datetime.fromisoformat(e["timestamp"]) for e in mine)
+    moment = (latest.replace(microsecond=0) + timedelta(minutes=1)).astimezone(UTC)
+    return encode({**mine[-1], "transaction_id": transaction_id, "timestamp": moment.isoformat()})
 
 
 def _send(kafka: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
@@ -131,13 +144,17 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
         events = list(events_from_data(prepared_world.raw))
         produce(events, env.kafka, topics.transactions)
         poison = _poison(events)
-        _send(env.kafka, topics.transactions, [(k, v) for k, v, _ in poison])
+        # The poisoned user's next transaction is scored: the one dated 9999 did not become the
+        # user's latest event time (which made every later event of the user too late).
+        after = _after(events, events[0]["user_id"], AFTER_POISON)
+        _send(env.kafka, topics.transactions, [(k, v) for k, v, _ in poison] + [after])
 
         spark = pd.read_parquet(prepared_world.out / "transaction_features")
         rejected = pd.read_parquet(prepared_world.out / "rejected")
         too_late = set(rejected["transaction_id"])
         expected_dlq = len(too_late) + len(poison)
-        scores = values(read_topic(env.kafka, topics.scores, lambda r: len(r) >= len(spark)))
+        scored = len(spark) + 1  # and AFTER_POISON
+        scores = values(read_topic(env.kafka, topics.scores, lambda r: len(r) >= scored))
         dlq = read_topic(env.kafka, topics.dlq, lambda r: len(r) >= expected_dlq)
         time.sleep(3)  # anything extra (a repeat) would arrive now
         scores = values(read_all(env.kafka, topics.scores))
@@ -152,7 +169,7 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
 
     # Exactly one score record per accepted transaction, none for the rejected.
     counts = Counter(s["transaction_id"] for s in scores)
-    assert set(counts) == set(spark["transaction_id"]), worker.log()[-3000:]
+    assert set(counts) == {*spark["transaction_id"], AFTER_POISON}, worker.log()[-3000:]
     assert max(counts.values()) == 1
     # Features equal Spark's for every transaction (profile features are not in Spark's table).
     ours = pd.DataFrame([{"transaction_id": s["transaction_id"], **s["features"]} for s in scores])
@@ -188,6 +205,7 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
     assert any("required field is missing" in r for r in reasons["invalid"])
     assert "key each record by its user_id" in reasons["wrong_key"][0]
     assert "too late" in reasons["too_late"][0] and "already applied" in reasons["duplicate"][0]
+    assert "ahead of the record's timestamp" in reasons["ahead_of_arrival"][0]
 
 
 def _committed_to_end(kafka: str, group: str, topic: str, timeout_s: float = 60) -> None:
@@ -222,7 +240,7 @@ def test_committed_records_have_their_feast_rows_even_after_a_kill(
     app_id = f"rows-{topics.transactions}"
     world = feast_world(prepared_world.out, env.workdir, StackSettings().feast_redis)
     feast_env = _feast_env(world, push_interval_s=3600)  # no timer pushes: only the batches' own
-    events = _live(6000, datetime.now(UTC) - timedelta(hours=2), seed=11)
+    events = _live(6000, seed=11)
     first, second = _halves(events)
     store = open_store(world.data, world.redis_connection, world.project)
     worker = env.worker("a", topics, app_id, **feast_env).start()
@@ -272,7 +290,7 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
         port = redis.settings.redis_port
         world = feast_world(prepared_world.out, env.workdir, f"127.0.0.1:{port},db=0")
         feast_env = _feast_env(world, push_interval_s=0.5)
-        events = _live(3000, datetime.now(UTC) - timedelta(hours=2), seed=12)
+        events = _live(3000, seed=12)
         first, second = _halves(events)
         second_users = sorted({e["user_id"] for e in second})
         store = open_store(world.data, world.redis_connection, world.project)
@@ -308,7 +326,7 @@ def test_rows_that_redis_did_not_take_survive_a_kill(
             # half, whose every push failed (none of them had scored before).
             assert f"rows restaged: {len(second_users)} " in successor.log()
             # Redis has them now: the next batch deletes their entries (a tombstone each).
-            later = _live(50, datetime.now(UTC) - timedelta(minutes=1), seed=13)
+            later = _live(50, seed=13)
             produce(later, env.kafka, topics.transactions)
 
             def deleted(records: list[Any]) -> bool:
@@ -369,7 +387,10 @@ def _latest_rows(events: list[dict[str, Any]], scores: dict[str, Any]) -> dict[s
     }
 
 
-def _live(count: int, start: datetime, seed: int) -> list[dict[str, Any]]:
+def _live(count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` events of a 300-user world, ending now (the worker refuses events ahead of their
+    arrival, and the world's time runs much faster than the clock)."""
+    start = start_ending_by(300, seed, count, datetime.now(UTC), fraud_boost=5.0)
     return list(events_live(users=300, seed=seed, start=start, fraud_boost=5.0, count=count))
 
 
@@ -389,7 +410,7 @@ def test_predictor_outage_degrades_then_recovers(env: Env, new_topic: Callable[.
     worker = env.worker(
         "a", topics, f"outage-{topics.transactions}", FRAUD_STREAM_BATCH_MAX="50"
     ).start()
-    events = _live(1200, datetime.now(UTC) - timedelta(hours=2), seed=5)
+    events = _live(1200, seed=5)
     phases = [events[:300], events[300:600], events[600:900], events[900:]]
     try:
         produce(phases[0], env.kafka, topics.transactions)
@@ -448,7 +469,7 @@ def test_second_worker_joins_and_leaves_without_loss_or_repeat(
     app_id = f"pair-{topics.transactions}"
     first = env.worker("a", topics, app_id).start()
     second = env.worker("b", topics, app_id)
-    pending = iter(_live(60_000, datetime.now(UTC) - timedelta(hours=3), seed=9))
+    pending = iter(_live(60_000, seed=9))
     sent: list[dict[str, Any]] = []
     stop, bursts, burst_sent = threading.Event(), queue.Queue[int](), threading.Event()
 

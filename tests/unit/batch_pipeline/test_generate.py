@@ -18,6 +18,7 @@ import batch_pipeline.data
 from batch_pipeline.cli import app
 from batch_pipeline.data import LiveGenerator, generate
 from batch_pipeline.data.generate import GenerationSummary
+from batch_pipeline.data.live import last_event_time, start_ending_by
 from batch_pipeline.data.places import CITY_LAT, CITY_LON, CITY_OFFSET
 from batch_pipeline.data.records import ALLOWED_LATENESS_S, LATE_FRACTION, TOO_LATE_FRACTION
 from feature_repo.events import Transaction
@@ -263,3 +264,17 @@ def test_live_events_continue_in_event_time() -> None:
     assert len({e["transaction_id"] for e in events + live.events(500)}) == 3000
     fraud_rate = np.mean([e["is_fraud"] for e in events])
     assert 0.02 < fraud_rate < 0.15  # boosted five-fold from ~1%
+
+
+@pytest.mark.parametrize(("users", "count"), [(300, 5000), (5000, 800), (50, 0)])
+def test_a_live_stream_can_be_placed_to_end_by_a_time(users: int, count: int) -> None:
+    end = datetime(2026, 11, 30, 12, 0, 0, 500_000, tzinfo=UTC)
+    start = start_ending_by(users, 4, count, end, fraud_boost=5.0)
+    events = LiveGenerator(users, 4, start, fraud_boost=5.0).events(count)
+    if not count:
+        assert start == end
+        return
+    times = [datetime.fromisoformat(e["timestamp"]) for e in events]
+    assert times[0] >= start and last_event_time(users, 4, start, count, 5.0) == times[-1]
+    # It ends by `end`, not days before it (its span is some 12 days for 300 users' 5,000).
+    assert end - timedelta(days=1) < times[-1] <= end, (times[0], times[-1])

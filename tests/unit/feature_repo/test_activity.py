@@ -5,7 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from feature_repo.activity import Activity, Duplicate, TooLate, UserActivityState
+from feature_repo.activity import (
+    US,
+    Activity,
+    Duplicate,
+    TooLate,
+    UserActivityState,
+    seconds_ahead,
+)
+from feature_repo.spec import MAX_AHEAD_OF_ARRIVAL
 
 MIN = 60 * 1_000_000
 HOUR = 60 * MIN
@@ -107,3 +115,11 @@ def test_state_round_trips_through_json_form() -> None:
     types = (int, int, float, float, float, str)
     assert [tuple(map(type, e)) for e in stored.recent] == [types] * 5
     assert apply(copy, "x", T0 + 2 * HOUR) == apply(state, "x", T0 + 2 * HOUR)
+
+
+def test_seconds_ahead_counts_only_past_the_limit() -> None:
+    limit = int(MAX_AHEAD_OF_ARRIVAL.total_seconds())
+    assert seconds_ahead(T0, T0) is None and seconds_ahead(T0 - HOUR, T0) is None
+    assert seconds_ahead(T0 + limit * US, T0) is None
+    assert seconds_ahead(T0 + limit * US + 1, T0) == limit
+    assert seconds_ahead(T0 + (limit + 60) * US, T0) == limit + 60

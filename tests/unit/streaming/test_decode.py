@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from feature_repo.events import Transaction
-from streaming.decode import Rejected, decode
+from feature_repo.spec import MAX_AHEAD_OF_ARRIVAL
+from streaming.decode import Rejected, check_arrival, decode
 
 GOOD = {
     "transaction_id": "tx-1", "user_id": "u1", "amount": 12.5, "currency": "EUR",
@@ -84,3 +85,18 @@ def test_an_event_under_another_key_is_refused() -> None:
     result = decode(b"u2", RAW, 16_384)
     assert isinstance(result, Rejected) and result.kind == "wrong_key"
     assert decode(b"u1", RAW, 16_384) == Transaction.model_validate(GOOD)
+
+
+def test_an_event_far_ahead_of_its_record_timestamp_is_refused() -> None:
+    event = decode(b"u1", RAW, 10_000)
+    assert isinstance(event, Transaction)
+    sent = event.timestamp.timestamp()  # the record's timestamp, in seconds
+    limit = MAX_AHEAD_OF_ARRIVAL.total_seconds()
+    assert check_arrival(event, sent) is event
+    # At most the limit ahead (the record's timestamp is in milliseconds): a drifting clock.
+    assert check_arrival(event, sent - limit + 0.001) is event
+    assert check_arrival(event, -1.0) is event  # a record without a timestamp: not checked
+    refused = check_arrival(event, sent - limit - 1)
+    assert isinstance(refused, Rejected) and refused.kind == "ahead_of_arrival"
+    assert refused.reason.startswith("timestamp 2026-11-29T10:00:00.123456+01:00 is 901 s ahead")
+    assert "2026-11-29T08:44:59" in refused.reason and "fix the sender's clock" in refused.reason

@@ -142,3 +142,14 @@ def test_cli_rejects_a_start_that_is_not_a_date_time() -> None:
     result = runner.invoke(app, ["produce", "--live", "--start", "yesterday"])
     assert result.exit_code == 2
     assert "not an ISO date-time" in _flat(result.output)
+
+
+def test_cli_rejects_a_live_stream_that_would_run_ahead_of_the_clock() -> None:
+    """The worker dead-letters events more than 15 min ahead of their arrival; a world simulated
+    from now runs ahead within seconds, so such a start is refused before anything is sent."""
+    start = datetime.now(UTC).isoformat()
+    args = ["produce", "--live", "--users", "50", "--count", "500", "--start", start]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    flat = _flat(result.output)
+    assert "ahead of now" in flat and "Leave --start out" in flat, flat
