@@ -15,7 +15,8 @@ rebuilds a stand-in of the stream's state from L's row and runs the stream's own
 - merchants paid before are unknown: `merchant_seen_30d` is 1 only for a merchant repeated within
   the request (never for one paid before it), which errs towards suspicion;
 - events of one user in one request are applied in request order, so each sees the earlier ones;
-- an event more than `ALLOWED_LATENESS` older than L is refused, as the stream refuses it.
+- an event more than `ALLOWED_LATENESS` older than L is refused, as the stream refuses it, and so
+  is one dated more than `MAX_AHEAD_OF_ARRIVAL` after the request.
 A profile is used when it became available at most the view's TTL (2 days) before the event,
 the point-in-time rule of training; otherwise the row is scored without it (`has_profile` 0).
 """
@@ -25,7 +26,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from feature_repo.activity import SHORT_US, US, Duplicate, TooLate, UserActivityState
+from feature_repo.activity import (
+    AHEAD_US,
+    SHORT_US,
+    US,
+    Duplicate,
+    TooLate,
+    UserActivityState,
+    seconds_ahead,
+)
 from feature_repo.events import Transaction
 from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_FEATURES
 from feature_repo.vectors import event_features, profile_derived
@@ -100,16 +109,29 @@ def seed_state(row: OnlineRow | None) -> UserActivityState:
 
 
 def event_vectors(
-    events: Sequence[Transaction], rows: dict[str, OnlineRow], ttl_s: float = PROFILE_TTL_S
-) -> list[Assembled]:
+    events: Sequence[Transaction], rows: dict[str, OnlineRow], ttl_s: float = PROFILE_TTL_S,
+    arrived_us: int | None = None,
+) -> list[Assembled]:  # fmt: skip
     """Each event's vector, from the online rows of its user (see the module docstring).
 
+    `arrived_us`: when the request came (None: not checked); an event dated more than
+    `MAX_AHEAD_OF_ARRIVAL` after it is refused, as the stream refuses one after its record.
+
     Raises:
-        InvalidRequest: an event is too late for its user, or repeats a transaction id.
+        InvalidRequest: an event is dated ahead of the request, is too late for its user, or
+            repeats a transaction id.
     """
     states: dict[str, UserActivityState] = {}
     result = []
     for i, event in enumerate(events):
+        ahead = None if arrived_us is None else seconds_ahead(event.epoch_us, arrived_us)
+        if ahead is not None:
+            raise InvalidRequest(
+                "ahead_of_arrival",
+                f"instances[{i}] ({event.transaction_id}): timestamp {event.timestamp.isoformat()} "
+                f"is {ahead:,} s ahead of this request; an event may be at most "
+                f"{AHEAD_US // US} s ahead of its arrival: fix the sender's clock or the timestamp",
+            )
         row = rows.get(event.user_id)
         state = states.get(event.user_id)
         if state is None:

@@ -8,6 +8,7 @@ never mixes two versions in one response, and in-flight requests finish on the o
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -169,6 +170,7 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
             raise FeaturesUnavailable(
                 f"online features are not configured: {self.features_problem}"
             )
+        arrived_us = time.time_ns() // 1000  # before the lookup: the request's arrival
         ttl = self.features.profile_ttl_s
         if isinstance(req, UserRequest):
             rows = await self.features.lookup([req.user_id])
@@ -177,7 +179,7 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
             protocol = "v1_user"
         else:
             rows = await self.features.lookup([e.user_id for e in req.events])
-            assembled = event_vectors(req.events, rows, ttl)
+            assembled = event_vectors(req.events, rows, ttl, arrived_us=arrived_us)
             ids = [{"transaction_id": e.transaction_id, "user_id": e.user_id} for e in req.events]
             protocol = "v1_instances"
         matrix: Matrix = np.array(

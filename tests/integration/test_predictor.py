@@ -228,6 +228,7 @@ def test_v2_with_a_standard_client_json_and_binary(
 
 
 GOOD_EVENT = _event("t", "user_1", pd.Timestamp("2026-10-01T10:00:00+00:00"))
+IN_9999 = "9999-12-31T23:59:59Z"  # a wrong clock
 
 
 def _tensor(data: Any, shape: list[int], datatype: str = "FP32") -> dict[str, Any]:
@@ -246,6 +247,8 @@ BAD_REQUESTS: list[tuple[str, str, Any, str]] = [
     ("v1 negative amount", PREDICT, {"instances": [{**GOOD_EVENT, "amount": -3}]},
      "greater than 0"),
     ("v1 NaN", PREDICT, b'{"instances": [{"amount": NaN}]}', "Unrecognized request format"),
+    ("v1 dated ahead", PREDICT, {"instances": [{**GOOD_EVENT, "timestamp": IN_9999}]},
+     "s ahead of this request"),
     ("v1 empty batch", PREDICT, {"instances": []}, "is empty"),
     ("v1 oversized batch", PREDICT, {"instances": [GOOD_EVENT] * 9}, "at most 8"),
     ("v2 not an inference request", INFER, {"data": [1]}, "not a v2 inference request"),

@@ -122,6 +122,19 @@ def test_too_late_and_duplicate_events_are_refused() -> None:
     assert caught.value.reason == "duplicate"
 
 
+def test_an_event_dated_ahead_of_the_request_is_refused() -> None:
+    arrived_us = int(L_TIME.timestamp()) * 1_000_000
+    e = _event("E", L_TIME + timedelta(minutes=15))  # by the limit: accepted
+    assert event_vectors([e], {"u1": _latest_row()}, arrived_us=arrived_us)
+    wrong = _event("W", datetime(9999, 12, 31, tzinfo=UTC))
+    with pytest.raises(InvalidRequest, match=r"instances\[1\] \(W\): timestamp 9999") as caught:
+        event_vectors([e, wrong], {"u1": _latest_row()}, arrived_us=arrived_us)
+    assert caught.value.reason == "ahead_of_arrival" and "fix the sender's clock" in str(
+        caught.value
+    )
+    assert event_vectors([wrong], {"u1": _latest_row()})  # no arrival given: not checked
+
+
 def test_seed_state_without_activity_is_empty() -> None:
     assert seed_state(None).max_ts_us is None
     assert seed_state(OnlineRow("u", dict(PROFILE), 0.0, None, None)).recent == []
