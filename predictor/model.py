@@ -170,7 +170,6 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
             raise FeaturesUnavailable(
                 f"online features are not configured: {self.features_problem}"
             )
-        arrived_us = time.time_ns() // 1000  # before the lookup: the request's arrival
         ttl = self.features.profile_ttl_s
         if isinstance(req, UserRequest):
             rows = await self.features.lookup([req.user_id])
@@ -178,6 +177,7 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
             ids = [{"user_id": req.user_id}]
             protocol = "v1_user"
         else:
+            arrived_us = time.time_ns() // 1000  # before the lookup: the request's arrival
             rows = await self.features.lookup([e.user_id for e in req.events])
             assembled = event_vectors(req.events, rows, ttl, arrived_us=arrived_us)
             ids = [{"transaction_id": e.transaction_id, "user_id": e.user_id} for e in req.events]
