@@ -102,9 +102,7 @@ def run(
           "--out", str(data))  # fmt: skip
     _step("3. Register the features and load the online store (Feast)", "features", "apply",
           "--data", str(data))  # fmt: skip
-    # Back to the history's last snapshot, which became available before the live stream began.
-    back = (datetime.now(UTC) - live_start).days + 3
-    _step("   ", "features", "materialize", "--data", str(data), "--days", str(back))
+    _step("   ", "features", "materialize", "--data", str(data))
     _step("4. Build the training set (Feast point-in-time join)", "data", "training-set",
           "--prepared", str(data), "--out", str(out / "training_set.parquet"))  # fmt: skip
     _step("5. Train, evaluate, register; promote if it beats the champion", "train", "--data",

@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from feast import FeatureStore
+from typer.testing import CliRunner
 
 from batch_pipeline.data.training_set import build_training_set
 from deploy.stack import StackSettings
+from feature_repo.cli import app as features_cli
 from feature_repo.data_sources import PUSH_SOURCE
 from feature_repo.feature_views import ACTIVITY_COLUMNS, ACTIVITY_VIEW, PROFILE_VIEW
 from feature_repo.spec import FEATURE_NAMES, PROFILE_STORED
@@ -68,6 +70,36 @@ def test_apply_materialize_push_and_read_online(
         features=[f"{ACTIVITY_VIEW}:{n}" for n in pushed], entity_rows=[{"user_id": users[0]}]
     ).to_dict()
     assert {n: fresh[n][0] for n in pushed} == pushed
+
+
+def test_materialize_command_loads_the_newest_profiles_however_old(
+    prepared_world: PreparedWorld, redis_url: str, stack_settings: StackSettings, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(prepared_world.out, data)
+    profile = pd.read_parquet(data / "user_profile")
+    newest = profile["event_timestamp"].max()
+    assert newest < pd.Timestamp.now(tz="UTC") - timedelta(days=2)  # older than --days 1 reaches
+    project = f"m{uuid.uuid4().hex[:8]}"
+
+    result = CliRunner().invoke(
+        features_cli, ["materialize", "--data", str(data), "--days", "1", "--project", project]
+    )
+
+    assert result.exit_code == 0, result.output
+    latest = profile[profile["event_timestamp"] == newest].set_index("user_id")
+    users = list(latest.index[:20])
+    online = (
+        open_store(data, _connection(stack_settings), project=project)
+        .get_online_features(
+            features=[f"{PROFILE_VIEW}:{n}" for n in PROFILE_STORED],
+            entity_rows=[{"user_id": u} for u in users],
+        )
+        .to_df()
+    )
+    for name in PROFILE_STORED:
+        np.testing.assert_allclose(online[name], latest.loc[users, name], err_msg=name)
+    assert f"profiles of {len(latest):,} users" in result.output
 
 
 def test_training_set_joins_profiles_point_in_time(
