@@ -41,13 +41,16 @@ class _RateColumn(ProgressColumn):
         return Text(f"{task.speed or 0:,.0f} ev/s", style="progress.data.speed")
 
 
-def _live_start(value: str | None, users: int, seed: int, count: int, boost: float) -> datetime:
+def _live_start(
+    value: str | None, users: int, seed: int, count: int, boost: float, rate: float
+) -> datetime:
     """--start, or by default a start from which the live stream's events end now.
 
     The worker dead-letters an event more than `MAX_AHEAD_OF_ARRIVAL` ahead of its arrival, and a
-    live stream runs faster than the clock, so one that would run ahead is refused here.
+    live stream runs faster than the clock, so a start from which some event would be sent that
+    far ahead of its time (at `rate`) is refused here.
     """
-    from batch_pipeline.data.live import last_event_time, start_ending_by
+    from batch_pipeline.data.live import most_ahead, start_ending_by
     from feature_repo.spec import MAX_AHEAD_OF_ARRIVAL
 
     now = datetime.now(UTC)
@@ -61,13 +64,15 @@ def _live_start(value: str | None, users: int, seed: int, count: int, boost: flo
             param_hint="--start",
         ) from exc
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    last = last_event_time(users, seed, moment, count, boost)
-    if last is not None and last > now + MAX_AHEAD_OF_ARRIVAL:
+    ahead = most_ahead(users, seed, moment, count, boost, now, rate)
+    if ahead is not None and ahead[2] > MAX_AHEAD_OF_ARRIVAL:
+        index, when, lead = ahead
         raise typer.BadParameter(
-            f"the {count:,} events from {moment.isoformat()} run to {last.isoformat()}, ahead of "
-            f"now; the stream worker dead-letters an event more than "
+            f"of the {count:,} events from {moment.isoformat()}, event {index + 1:,} is dated "
+            f"{when.isoformat()}, {lead.total_seconds():,.0f} s ahead of its sending from now "
+            f"at {rate:g} events/s; the stream worker dead-letters an event more than "
             f"{MAX_AHEAD_OF_ARRIVAL.total_seconds():.0f} s ahead of its arrival. Leave --start "
-            "out (the events then end now) or start earlier",
+            "out (the events then end now), start earlier or send more slowly",
             param_hint="--start",
         )
     return moment
@@ -131,7 +136,7 @@ def produce_command(
             events = events_from_data(data, count)
         else:
             count = count or 10_000
-            first = _live_start(start, users, seed, count, fraud_boost)
+            first = _live_start(start, users, seed, count, fraud_boost, rate)
             events = events_live(users, seed, first, fraud_boost, count)
     except DataSetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--data") from exc

@@ -129,6 +129,33 @@ def last_event_time(
     return None if last is None else datetime.fromisoformat(last["timestamp"])
 
 
+def most_ahead(
+    users: int,
+    seed: int,
+    start: datetime,
+    count: int,
+    fraud_boost: float,
+    sent_from: datetime,
+    rate: float,
+) -> tuple[int, datetime, timedelta] | None:
+    """The event furthest ahead of its sending, when the first `count` events from `start` are
+    sent from `sent_from` at `rate` events/s (0: all at once).
+
+    Returns:
+        Its index, its event time and how far that is after its send time (negative: behind
+        it); None if count is 0.
+    """
+    generator = LiveGenerator(users, seed, start, fraud_boost)
+    best: tuple[int, datetime, timedelta] | None = None
+    for lo in range(0, count, SEARCH_CHUNK):
+        for i, event in enumerate(generator.events(min(SEARCH_CHUNK, count - lo)), lo):
+            moment = datetime.fromisoformat(event["timestamp"])
+            lead = moment - sent_from - timedelta(seconds=i / rate if rate else 0.0)
+            if best is None or lead > best[2]:
+                best = (i, moment, lead)
+    return best
+
+
 def start_ending_by(
     users: int, seed: int, count: int, end: datetime, fraud_boost: float = 1.0
 ) -> datetime:

@@ -18,7 +18,7 @@ import batch_pipeline.data
 from batch_pipeline.cli import app
 from batch_pipeline.data import LiveGenerator, generate
 from batch_pipeline.data.generate import GenerationSummary
-from batch_pipeline.data.live import last_event_time, start_ending_by
+from batch_pipeline.data.live import last_event_time, most_ahead, start_ending_by
 from batch_pipeline.data.places import CITY_LAT, CITY_LON, CITY_OFFSET
 from batch_pipeline.data.records import ALLOWED_LATENESS_S, LATE_FRACTION, TOO_LATE_FRACTION
 from feature_repo.events import Transaction
@@ -278,3 +278,23 @@ def test_a_live_stream_can_be_placed_to_end_by_a_time(users: int, count: int) ->
     assert times[0] >= start and last_event_time(users, 4, start, count, 5.0) == times[-1]
     # It ends by `end`, not days before it (its span is some 12 days for 300 users' 5,000).
     assert end - timedelta(days=1) < times[-1] <= end, (times[0], times[-1])
+
+
+@pytest.mark.parametrize("rate", [0.0, 1000.0, 0.001])
+def test_the_event_most_ahead_of_its_sending_is_found(rate: float) -> None:
+    start = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    sent_from = start + timedelta(hours=2)
+    events = LiveGenerator(80, 6, start, fraud_boost=1.0).events(300)
+    times = [datetime.fromisoformat(e["timestamp"]) for e in events]
+    leads = [
+        t - sent_from - timedelta(seconds=i / rate if rate else 0) for i, t in enumerate(times)
+    ]
+
+    found = most_ahead(80, 6, start, 300, 1.0, sent_from, rate)
+
+    assert found is not None
+    index, when, lead = found
+    assert when == times[index] and lead == leads[index] == max(leads)
+    if rate in (0.0, 1000.0):  # sent at once, or within 0.3 s: the last event is furthest ahead
+        assert index == 299
+    assert most_ahead(80, 6, start, 0, 1.0, sent_from, rate) is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,4 +152,16 @@ def test_cli_rejects_a_live_stream_that_would_run_ahead_of_the_clock() -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     flat = _flat(result.output)
-    assert "ahead of now" in flat and "Leave --start out" in flat, flat
+    assert "ahead of its sending" in flat and "Leave --start out" in flat, flat
+
+
+def test_cli_accepts_a_start_whose_events_are_sent_no_earlier_than_they_happen() -> None:
+    """Ten events of a small world from an hour ago, some of them dated hours after now, sent
+    one every 10,000 s: each is behind its own sending, so the start is not refused (the send
+    then fails, as nothing listens on the port)."""
+    start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    args = ["produce", "--live", "--users", "50", "--count", "10", "--rate", "0.0001",
+            "--start", start, "--bootstrap", "127.0.0.1:1", "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, args)
+    flat = _flat(result.output)
+    assert result.exit_code == 1 and "could not send" in flat, flat
