@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -189,10 +190,22 @@ def score_and_threshold(score: Any, threshold: Any) -> tuple[str, str]:
     return _number(score, spec), _number(threshold, spec)
 
 
+def event_time(value: object) -> str:
+    """The alert's event time in UTC, to the second (an event's own time carries the offset of
+    where it happened, which shown without it looks hours off); what it is, if not a time."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+
+
 def alert_line(alert: Alert) -> Text:
-    """One alert as one line: time, user, transaction, score vs threshold, model, reasons."""
+    """One alert as one line: time (UTC), user, transaction, score vs threshold, model, reasons."""
     line = Text()
-    line.append(str(alert.get("event_timestamp", "?"))[:19].replace("T", " "), style="dim")
+    line.append(event_time(alert.get("event_timestamp", "?")), style="dim")
     line.append(f"  {alert.get('user_id', '?')}", style="bold")
     line.append(f"  {alert.get('transaction_id', '?')}")
     score, threshold = score_and_threshold(alert.get("score"), alert.get("threshold"))

@@ -1,10 +1,10 @@
-"""How `fraud alerts tail` prints an alert's score against its threshold."""
+"""How `fraud alerts tail` prints an alert: its time, and its score against its threshold."""
 
 from __future__ import annotations
 
 import pytest
 
-from streaming.tail import alert_line, score_and_threshold
+from streaming.tail import alert_line, event_time, score_and_threshold
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,18 @@ def test_score_and_threshold_show_as_many_decimals_as_tell_them_apart(
 def test_alert_line_has_the_score_against_the_threshold() -> None:
     line = alert_line({"score": 0.99962, "threshold": 0.9995, "user_id": "u1"}).plain
     assert "score 0.9996 ≥ 0.9995" in line
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("2026-12-01T00:57:08.250+06:00", "2026-11-30 18:57:08Z"),  # not hours in the future
+        ("2026-11-30T18:57:08Z", "2026-11-30 18:57:08Z"),
+        ("2026-11-30T18:57:08", "2026-11-30T18:57:08"),  # no offset: shown as it came
+        ("yesterday", "yesterday"),
+        (None, "None"),
+    ],
+)
+def test_an_alert_shows_its_event_time_in_utc(value: object, shown: str) -> None:
+    assert event_time(value) == shown
+    assert alert_line({"event_timestamp": value}).plain.startswith(shown)
