@@ -17,8 +17,10 @@ rebuilds a stand-in of the stream's state from L's row and runs the stream's own
 - events of one user in one request are applied in request order, so each sees the earlier ones;
 - an event more than `ALLOWED_LATENESS` older than L is refused, as the stream refuses it, and so
   is one dated more than `MAX_AHEAD_OF_ARRIVAL` after the request.
-A profile is used when it became available at most the view's TTL (2 days) before the event,
-the point-in-time rule of training; otherwise the row is scored without it (`has_profile` 0).
+A new event's profile is used when it became available at or before the event and at most the
+view's TTL (2 days) before it, the point-in-time rule of training and of the stream; otherwise the
+event is scored without it (`has_profile` 0). The `{"user_id"}` path drops the "at or before"
+(see predictor/README.md, "Profile freshness").
 """
 
 from __future__ import annotations
@@ -55,12 +57,15 @@ class Assembled:
 
 
 def usable_profile(
-    row: OnlineRow, at_s: float, ttl_s: float = PROFILE_TTL_S
+    row: OnlineRow, at_s: float, ttl_s: float = PROFILE_TTL_S, point_in_time: bool = True
 ) -> dict[str, float] | None:
-    """The row's profile if it is fresh enough to score an event at `at_s` (epoch seconds)."""
+    """The row's profile if it may score an event at `at_s` (epoch seconds): available at most
+    `ttl_s` before it and, with `point_in_time`, not after it (training's and the stream's rule).
+    """
     if row.profile is None or row.profile_at_s is None:
         return None
-    return row.profile if at_s - row.profile_at_s <= ttl_s else None
+    age = at_s - row.profile_at_s
+    return row.profile if age <= ttl_s and (age >= 0.0 or not point_in_time) else None
 
 
 def latest_vector(row: OnlineRow, ttl_s: float = PROFILE_TTL_S) -> Assembled:
@@ -72,7 +77,9 @@ def latest_vector(row: OnlineRow, ttl_s: float = PROFILE_TTL_S) -> Assembled:
     activity, at_s = row.activity, row.activity_at_s
     if activity is None or at_s is None:
         raise UnknownUser(row.user_id)
-    profile = usable_profile(row, at_s, ttl_s)
+    # L was scored by the stream with the snapshot of its time, which the online store no longer
+    # holds; the latest one may be newer than L (predictor/README.md, "Profile freshness").
+    profile = usable_profile(row, at_s, ttl_s, point_in_time=False)
     values = {name: activity[name] for name in EVENT_FEATURES}
     values["has_profile"] = 1.0 if profile else 0.0
     for name in PROFILE_FEATURES[1:]:

@@ -78,10 +78,15 @@ def _post(server: PredictorProcess, path: str, body: Any) -> httpx.Response:
 
 
 def _fresh_users(world: FeastWorld, after: pd.Timedelta | None = None) -> list[str]:
-    """Users whose latest profile is usable for an event `after` their latest transaction."""
+    """Users whose latest profile is usable for their latest transaction (`after` None: by
+    user_id, whatever its age below the TTL), or for a new event `after` it (available by then,
+    the point-in-time rule)."""
     joined = world.latest.join(world.profiles, rsuffix="_profile", how="inner")
     age = joined["event_timestamp"] + (after or pd.Timedelta(0)) - joined["event_timestamp_profile"]
-    return sorted(joined.index[age <= PROFILE_TTL])
+    usable = age <= PROFILE_TTL
+    if after is not None:
+        usable &= age >= pd.Timedelta(0)
+    return sorted(joined.index[usable])
 
 
 def _expected_latest(world: FeastWorld, user: str) -> list[float]:

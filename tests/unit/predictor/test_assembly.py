@@ -76,6 +76,34 @@ def test_a_stale_profile_is_not_used() -> None:
     assert got.values["amount_to_median_ratio"] == 1.0  # the neutral value of the spec
 
 
+def test_the_latest_transaction_uses_the_latest_profile_even_if_newer() -> None:
+    got = latest_vector(_latest_row(profile_age=-timedelta(hours=3)))
+    assert got.values["has_profile"] == 1.0 and got.profile_found
+
+
+@pytest.mark.parametrize(
+    ("available", "used"),
+    [
+        (timedelta(minutes=-10), True),  # available 10 min before the event
+        (timedelta(0), True),
+        (timedelta(seconds=1), False),  # a second after it: training and the stream refuse it
+        (timedelta(hours=2), False),
+        (timedelta(days=-2), True),  # the TTL's edge
+        (timedelta(days=-2, seconds=-1), False),
+    ],
+)
+def test_a_new_event_uses_a_profile_available_at_its_time_only(
+    available: timedelta, used: bool
+) -> None:
+    """A late event, older than a snapshot that came after it, is scored without that snapshot,
+    as the stream worker scores it (`FeastIO`) and as the training set's point-in-time join."""
+    at = L_TIME + timedelta(minutes=5)
+    row = _latest_row(profile_age=L_TIME - (at + available))
+    got = event_vectors([_event("E", at)], {"u1": row})[0]
+    assert got.profile_found is used
+    assert got.values["has_profile"] == float(used)
+
+
 def test_unknown_user_has_nothing_to_score() -> None:
     with pytest.raises(UnknownUser, match="'ghost' has no activity"):
         latest_vector(OnlineRow("ghost", None, None, None, None))
