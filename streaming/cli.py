@@ -67,10 +67,11 @@ def _live_start(
     ahead = most_ahead(users, seed, moment, count, boost, now, rate)
     if ahead is not None and ahead[2] > MAX_AHEAD_OF_ARRIVAL:
         index, when, lead = ahead
+        pace = f"from now at {rate:g} events/s" if rate else "now, unpaced"
         raise typer.BadParameter(
             f"of the {count:,} events from {moment.isoformat()}, event {index + 1:,} is dated "
-            f"{when.isoformat()}, {lead.total_seconds():,.0f} s ahead of its sending from now "
-            f"at {rate:g} events/s; the stream worker dead-letters an event more than "
+            f"{when.isoformat()}, {lead.total_seconds():,.0f} s after it would be sent "
+            f"({pace}); the stream worker dead-letters an event more than "
             f"{MAX_AHEAD_OF_ARRIVAL.total_seconds():.0f} s ahead of its arrival. Leave --start "
             "out (the events then end now), start earlier or send more slowly",
             param_hint="--start",

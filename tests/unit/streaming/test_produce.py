@@ -152,7 +152,9 @@ def test_cli_rejects_a_live_stream_that_would_run_ahead_of_the_clock() -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     flat = _flat(result.output)
-    assert "ahead of its sending" in flat and "Leave --start out" in flat, flat
+    assert (
+        "after it would be sent (from now at 1000 events/s)" in flat and "Leave --start out" in flat
+    ), flat
 
 
 def test_cli_accepts_a_start_whose_events_are_sent_no_earlier_than_they_happen() -> None:
