@@ -118,14 +118,22 @@ SEARCH_CHUNK = 50_000  # events held at once while looking for a stream's last e
 SEARCH_TRIES = 8
 
 
+def _chunks(
+    users: int, seed: int, start: datetime, count: int, fraud_boost: float
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """The first `count` events from `start`, `SEARCH_CHUNK` at a time, with their first index."""
+    generator = LiveGenerator(users, seed, start, fraud_boost)
+    for lo in range(0, count, SEARCH_CHUNK):
+        yield lo, generator.events(min(SEARCH_CHUNK, count - lo))
+
+
 def last_event_time(
     users: int, seed: int, start: datetime, count: int, fraud_boost: float = 1.0
 ) -> datetime | None:
     """The event time of the last of the first `count` events from `start` (None if count is 0)."""
-    generator = LiveGenerator(users, seed, start, fraud_boost)
     last: dict[str, Any] | None = None
-    for lo in range(0, count, SEARCH_CHUNK):
-        last = generator.events(min(SEARCH_CHUNK, count - lo))[-1]
+    for _, chunk in _chunks(users, seed, start, count, fraud_boost):
+        last = chunk[-1]
     return None if last is None else datetime.fromisoformat(last["timestamp"])
 
 
@@ -145,10 +153,9 @@ def most_ahead(
         Its index, its event time and how far that is after its send time (negative: behind
         it); None if count is 0.
     """
-    generator = LiveGenerator(users, seed, start, fraud_boost)
     best: tuple[int, datetime, timedelta] | None = None
-    for lo in range(0, count, SEARCH_CHUNK):
-        for i, event in enumerate(generator.events(min(SEARCH_CHUNK, count - lo)), lo):
+    for lo, chunk in _chunks(users, seed, start, count, fraud_boost):
+        for i, event in enumerate(chunk, lo):
             moment = datetime.fromisoformat(event["timestamp"])
             lead = moment - sent_from - timedelta(seconds=i / rate if rate else 0.0)
             if best is None or lead > best[2]:

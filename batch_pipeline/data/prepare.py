@@ -27,19 +27,15 @@ from batch_pipeline.data.spark_features import (
     US,
     activity_features,
     event_features,
-    micros,
     profile_snapshots,
 )
 from batch_pipeline.data.validate import missing_columns, rejection_reason, strip_text
-from feature_repo.spec import ALLOWED_LATENESS, MAX_AHEAD_OF_ARRIVAL
+from feature_repo.activity import AHEAD_US, LATENESS_US  # the spec's rules, as the stream's
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-
-LATENESS_US = micros(ALLOWED_LATENESS)
-AHEAD_US = micros(MAX_AHEAD_OF_ARRIVAL)
 
 
 class PrepareError(ValueError):
