@@ -158,12 +158,26 @@ def test_cli_rejects_a_live_stream_that_would_run_ahead_of_the_clock() -> None:
 
 
 def test_cli_accepts_a_start_whose_events_are_sent_no_earlier_than_they_happen() -> None:
-    """Ten events of a small world from an hour ago, some of them dated hours after now, sent
-    one every 10,000 s: each is behind its own sending, so the start is not refused (the send
-    then fails, as nothing listens on the port)."""
-    start = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    args = ["produce", "--live", "--users", "50", "--count", "10", "--rate", "0.0001",
-            "--start", start, "--bootstrap", "127.0.0.1:1", "--no-progress"]  # fmt: skip
+    """A small world's events from a day ago up to the first one dated an hour after now, sent
+    slowly enough that each is behind its own sending: the start is not refused (the send then
+    fails, as nothing listens on the port).
+
+    The count and the pace come from the events' own times: the world is built for the start's
+    date and has quiet nights, so a fixed count and rate are behind their events on some days
+    and not on others.
+    """
+    now = datetime.now(UTC)
+    start = now - timedelta(days=1)
+    events = events_live(50, 1, start, 1.0, 2_000)
+    times = [datetime.fromisoformat(e["timestamp"]) for e in events]
+    count = 1 + next(i for i, t in enumerate(times) if t > now + timedelta(hours=1))
+    offsets = [(t - start).total_seconds() for t in times[:count]]
+    # Event i is sent i / rate after now, at least twice its offset from the start; the first is
+    # sent at once, and is behind the clock as it happened within a day of the start.
+    rate = min(i / (2 * max(offset, 1.0)) for i, offset in enumerate(offsets) if i)
+    args = ["produce", "--live", "--users", "50", "--seed", "1", "--count", str(count),
+            "--rate", repr(rate), "--start", start.isoformat(), "--bootstrap", "127.0.0.1:1",
+            "--no-progress"]  # fmt: skip
     result = runner.invoke(app, args)
     flat = _flat(result.output)
     assert result.exit_code == 1 and "could not send" in flat, flat
