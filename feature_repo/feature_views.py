@@ -7,7 +7,7 @@ from datetime import timedelta
 from feast import Entity, FeatureView, Field, FileSource, PushSource
 from feast.types import Float64
 
-from feature_repo.spec import EVENT_FEATURES, PROFILE_STORED
+from feature_repo.spec import EVENT_FEATURES, PROFILE_STORED, PROFILE_TTL
 
 PROFILE_VIEW = "user_profile"
 ACTIVITY_VIEW = "user_activity"
@@ -18,12 +18,10 @@ ACTIVITY_COLUMNS = (*EVENT_FEATURES, *ACTIVITY_EXTRA)
 
 
 def profile_view(user: Entity, source: FileSource) -> FeatureView:
-    # Snapshots are daily; one older than two days means the nightly job has stopped, and a
-    # stale profile is worse than none (the model then sees has_profile = 0).
     return FeatureView(
         name=PROFILE_VIEW,
         entities=[user],
-        ttl=timedelta(days=2),
+        ttl=PROFILE_TTL,
         schema=[Field(name=n, dtype=Float64) for n in PROFILE_STORED],
         source=source,
         online=True,

@@ -42,6 +42,10 @@ PROFILE_WINDOW = timedelta(days=90)
 # A day's profile snapshot covers events before that midnight (UTC) and becomes available to
 # scoring this long after it, when the nightly job has run; the point-in-time join uses that time.
 PROFILE_AVAILABLE_AFTER = timedelta(hours=2)
+# How long after it became available a snapshot is used (the profile view's TTL). Snapshots are
+# daily; one older than two days means the nightly job has stopped, and a stale profile is worse
+# than none (the model then sees has_profile = 0).
+PROFILE_TTL = timedelta(days=2)
 ALLOWED_LATENESS = timedelta(minutes=15)
 # How far an event's time may run ahead of its arrival: the Kafka record's timestamp in the stream,
 # `ingested_at` in a data set. Senders' clocks drift by seconds; beyond this the timestamp is wrong.

@@ -38,12 +38,12 @@ from feature_repo.activity import (
     seconds_ahead,
 )
 from feature_repo.events import Transaction
-from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_FEATURES
+from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_FEATURES, PROFILE_TTL
 from feature_repo.vectors import event_features, profile_derived
 from predictor.errors import InvalidRequest, UnknownUser
 from predictor.features import OnlineRow
 
-PROFILE_TTL_S = 2 * 24 * 3600.0  # feature_repo.feature_views.profile_view's ttl
+PROFILE_TTL_S = PROFILE_TTL.total_seconds()  # the profile view's ttl
 
 
 @dataclass(frozen=True)

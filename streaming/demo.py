@@ -28,13 +28,25 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 from rich.console import Console
 
-from batch_pipeline.data.live import start_ending_by
+from batch_pipeline.data.live import last_event_time, start_ending_by
 from deploy.stack.kafka import create_topics
 from deploy.stack.settings import StackSettings
+from feature_repo.spec import PROFILE_AVAILABLE_AFTER, PROFILE_TTL
 from streaming.tail import Alert, alert_line, tail
 
 console = Console()
 LIVE_SEED, LIVE_FRAUD_BOOST = 1, 10.0  # the live stream's world (`fraud produce --seed`), fraud x10
+
+
+def history_end(live_start: datetime) -> datetime:
+    """The end of the history to train on: the midnight (UTC) that begins the live stream's day."""
+    return live_start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def profiles_reach(live_start: datetime) -> datetime:
+    """The last event time the stream scores with a profile: the history's newest snapshot (of
+    its end) becomes available `PROFILE_AVAILABLE_AFTER` later and is used for `PROFILE_TTL`."""
+    return history_end(live_start) + PROFILE_AVAILABLE_AFTER + PROFILE_TTL
 
 
 def _fraud(*args: str) -> list[str]:
@@ -79,7 +91,7 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 def run(
-    users: Annotated[int, typer.Option(min=100, help="Card holders in the world.")] = 3000,
+    users: Annotated[int, typer.Option(min=100, help="Card holders in the world.")] = 12_000,
     days: Annotated[int, typer.Option(min=7, help="Days of history to train on.")] = 30,
     seconds: Annotated[int, typer.Option(min=5, help="How long the live stream runs.")] = 60,
     rate: Annotated[float, typer.Option(min=1, help="Live transactions per second.")] = 300.0,
@@ -93,7 +105,17 @@ def run(
     # The live stream is a world simulated faster than the clock, placed to end now (the worker
     # refuses events ahead of their arrival); the history to train on ends the day it starts.
     live_start = start_ending_by(users, LIVE_SEED, count, datetime.now(UTC), LIVE_FRAUD_BOOST)
-    start_day = (live_start - timedelta(days=days)).strftime("%Y-%m-%d")
+    start_day = (history_end(live_start) - timedelta(days=days)).strftime("%Y-%m-%d")
+    last = last_event_time(users, LIVE_SEED, live_start, count, LIVE_FRAUD_BOOST)
+    reach = profiles_reach(live_start)
+    if last is not None and last > reach:
+        console.print(
+            f"[yellow]The live stream runs to {last.astimezone(UTC):%Y-%m-%d %H:%M} UTC, past "
+            f"{reach:%Y-%m-%d %H:%M} UTC, when the history's last profiles expire (the profile "
+            "view's TTL): its later events are scored without a profile (has_profile = 0). "
+            "More --users (the same transactions then span fewer days) or fewer transactions "
+            "(--seconds × --rate) keep it within.[/yellow]"
+        )
     raw, data = out / "raw", out / "features"
     _step("1. Generate a month of card transactions", "data", "generate", "--users",
           str(users), "--days", str(days), "--start", start_day, "--out", str(raw),
