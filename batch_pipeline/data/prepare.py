@@ -29,7 +29,12 @@ from batch_pipeline.data.spark_features import (
     event_features,
     profile_snapshots,
 )
-from batch_pipeline.data.validate import missing_columns, rejection_reason, strip_text
+from batch_pipeline.data.validate import (
+    missing_columns,
+    non_text_columns,
+    rejection_reason,
+    strip_text,
+)
 from feature_repo.activity import AHEAD_US, LATENESS_US  # the spec's rules, as the stream's
 
 if TYPE_CHECKING:
@@ -59,17 +64,40 @@ def read_raw(
     path = raw / "transactions.parquet"
     if not path.exists():
         raise PrepareError(f"{path} not found: point --raw at the output of `fraud data generate`")
-    tx = spark.read.parquet(str(path))
+    tx = _read(spark, path)
     missing = missing_columns(tx)
     if missing:
         raise PrepareError(f"{path} lacks the event columns {missing} (see feature_repo/events.py)")
+    if wrong := non_text_columns(tx):
+        found = ", ".join(f"{name} ({kind})" for name, kind in wrong.items())
+        raise PrepareError(
+            f"{path}: the event's text fields must be string columns, found {found} (the "
+            "stream dead-letters an event whose ids are numbers, and reads its timestamp as RFC "
+            "3339 text with a zone); write them as strings"
+        )
     users = raw / "users.parquet"
     labels = raw / "labels.parquet"
     return (
         tx,
-        spark.read.parquet(str(users)) if users.exists() else None,
-        spark.read.parquet(str(labels)) if labels.exists() else None,
+        _read(spark, users) if users.exists() else None,
+        _read(spark, labels) if labels.exists() else None,
     )
+
+
+def _read(spark: SparkSession, path: Path) -> DataFrame:
+    from pyspark.errors import AnalysisException
+
+    try:
+        return spark.read.parquet(str(path))
+    except AnalysisException as exc:
+        problem = str(exc).strip().splitlines()[0]
+        hint = (
+            "; write its times in microseconds, e.g. pandas' to_parquet(..., "
+            "coerce_timestamps='us', allow_truncated_timestamps=True)"
+            if "NANOS" in problem
+            else ""
+        )
+        raise PrepareError(f"Spark cannot read {path}: {problem}{hint}") from exc
 
 
 def accept(tx: DataFrame) -> tuple[DataFrame, DataFrame]:

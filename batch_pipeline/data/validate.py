@@ -58,6 +58,17 @@ def missing_columns(frame: DataFrame) -> list[str]:
     return [c for c in REQUIRED if c not in frame.columns]
 
 
+# Fields that are text in the event's JSON: the stream dead-letters a number there (the model's
+# strings are strict) and reads its time and channel from text. Spark would cast such a column to
+# text and accept it, or reject every row of it, so a column of another type is refused whole.
+TEXT_COLUMNS = (*STRIPPED, "timestamp", "channel")
+
+
+def non_text_columns(frame: DataFrame) -> dict[str, str]:
+    """The text fields that `frame` holds as another type, with that type."""
+    return {c: t for c, t in frame.dtypes if c in TEXT_COLUMNS and t != "string"}
+
+
 def rejection_reason(frame: DataFrame) -> Column:
     """A column holding the first rule a row breaks, or null when the row is valid; of a frame
     whose text `strip_text` has stripped, as the model strips it before its checks."""

@@ -38,12 +38,17 @@ BAD = {
 }
 
 
+def _generated(tmp_path: Path, days: int, seed: int) -> tuple[Path, pd.DataFrame]:
+    """A generated data set of 30 users under tmp_path/raw: its transactions' path and rows."""
+    generate(users=30, days=days, seed=seed, out=tmp_path / "raw", progress=False)
+    path = tmp_path / "raw" / "transactions.parquet"
+    return path, pd.read_parquet(path)
+
+
 def test_bad_rows_are_rejected_with_reasons_and_counted(
     spark: SparkSession, tmp_path: Path
 ) -> None:
-    generate(users=30, days=5, seed=3, out=tmp_path / "raw", progress=False)
-    path = tmp_path / "raw" / "transactions.parquet"
-    raw = pd.read_parquet(path)
+    path, raw = _generated(tmp_path, days=5, seed=3)
     bad_rows = []
     for i, change in enumerate(BAD.values()):
         row = raw.iloc[i].to_dict() | change | {"transaction_id": f"bad-{i}"}
@@ -85,9 +90,7 @@ def test_events_ahead_of_their_arrival_are_refused_as_the_stream_refuses_them(
     """An event dated more than MAX_AHEAD_OF_ARRIVAL after its `ingested_at` is refused by the
     Spark job and the replay alike, and does not lock its user out: one dated 9999, arriving
     first, would otherwise have made every later event of its user too late."""
-    generate(users=30, days=5, seed=7, out=tmp_path / "raw", progress=False)
-    path = tmp_path / "raw" / "transactions.parquet"
-    raw = pd.read_parquet(path)
+    path, raw = _generated(tmp_path, days=5, seed=7)
     _, before = replay(arrival_order(raw).to_dict("records"))  # the history's own rejections
     last = (raw["ingested_at"].max() + pd.Timedelta(1, "s")).ceil("s")  # whole, as event times
 
@@ -147,14 +150,40 @@ def test_missing_columns_say_which(spark: SparkSession, tmp_path: Path) -> None:
         prepare(spark, tmp_path / "raw", tmp_path / "out")
 
 
+def test_text_fields_of_another_type_are_refused_whole(spark: SparkSession, tmp_path: Path) -> None:
+    """Numeric ids, a timestamp column and a numeric channel: the stream takes none of them as
+    text (it dead-letters a number where an id belongs), so the data set is refused, naming each."""
+    path, raw = _generated(tmp_path, days=2, seed=4)
+    raw["user_id"] = raw["user_id"].str.removeprefix("user_").astype("int64")
+    raw["timestamp"] = pd.to_datetime(raw["timestamp"], utc=True).astype("datetime64[us, UTC]")
+    raw["channel"] = raw["channel"].map({"online": 0, "pos": 1, "atm": 2})
+    raw.to_parquet(path, index=False)
+    with pytest.raises(PrepareError) as caught:
+        prepare(spark, tmp_path / "raw", tmp_path / "out")
+    message = str(caught.value)
+    for found in ("user_id (bigint)", "timestamp (timestamp)", "channel (bigint)"):
+        assert found in message, message
+    assert "transaction_id" not in message and "write them as strings" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_times_in_nanoseconds_are_refused_with_how_to_write_them(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """pandas writes its times in nanoseconds by default, which Spark cannot read."""
+    path, raw = _generated(tmp_path, days=2, seed=4)
+    raw["ingested_at"] = raw["ingested_at"].astype("datetime64[ns, UTC]")
+    raw.to_parquet(path, index=False)
+    with pytest.raises(PrepareError, match=r"NANOS.*coerce_timestamps='us'"):
+        prepare(spark, tmp_path / "raw", tmp_path / "out")
+
+
 def test_text_with_surrounding_whitespace_is_read_as_the_stream_reads_it(
     spark: SparkSession, tmp_path: Path
 ) -> None:
     """The event model strips its text fields, so " u1\\u00a0" is user u1 to the stream: the Spark
     job must see the same user, currency and merchant, and compute the same features."""
-    generate(users=30, days=5, seed=5, out=tmp_path / "raw", progress=False)
-    path = tmp_path / "raw" / "transactions.parquet"
-    raw = pd.read_parquet(path)
+    path, raw = _generated(tmp_path, days=5, seed=5)
     padded = raw.index[::4]
     for name, pad in [
         ("user_id", " {}\u00a0"), ("merchant_id", "\t{}\u2003"), ("currency", "{} "),
