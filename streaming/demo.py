@@ -2,10 +2,10 @@
 
 Generates a month of transactions, prepares features with Spark, loads them into Feast, trains and
 registers a champion, starts the predictor and one stream worker, produces a live stream with
-injected fraud (the days after the month, up to now, sent at the given rate), prints the alerts as
-they arrive, and stops what it started. Every step is the `fraud` command shown in the README, run
-as a child process. The stream part runs on topics and a consumer group of its own (`DemoRun`),
-removed at the end, so that a second run starts as afresh as the first.
+injected fraud (the day or so after the month, up to now, sent at the given rate), prints the
+alerts as they arrive, and stops what it started. Every step is the `fraud` command shown in the
+README, run as a child process. The stream part runs on topics and a consumer group of its own
+(`DemoRun`), removed at the end, so that a second run starts as afresh as the first.
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ LIVE_SEED, LIVE_FRAUD_BOOST = 1, 10.0  # the live stream's world (`fraud produce
 
 
 def history_end(live_start: datetime) -> datetime:
-    """The end of the history to train on: the midnight (UTC) that begins the live stream's day."""
-    return live_start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """The end of the history to train on: the latest midnight (UTC) whose profile snapshot is
+    available by the live stream's start. The online store holds each user's newest snapshot
+    only, and the stream uses it only for events after it became available."""
+    available_by = live_start.astimezone(UTC) - PROFILE_AVAILABLE_AFTER
+    return available_by.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def profiles_reach(live_start: datetime) -> datetime:
@@ -103,7 +106,8 @@ def run(
     started = time.monotonic()
     count = int(seconds * rate)
     # The live stream is a world simulated faster than the clock, placed to end now (the worker
-    # refuses events ahead of their arrival); the history to train on ends the day it starts.
+    # refuses events ahead of their arrival); the history to train on ends before it starts, at
+    # the newest midnight whose profiles are out by then.
     live_start = start_ending_by(users, LIVE_SEED, count, datetime.now(UTC), LIVE_FRAUD_BOOST)
     start_day = (history_end(live_start) - timedelta(days=days)).strftime("%Y-%m-%d")
     last = last_event_time(users, LIVE_SEED, live_start, count, LIVE_FRAUD_BOOST)
