@@ -53,8 +53,11 @@ def decode_binary(body: bytes, length: str, model_name: str) -> InferRequest:
     inputs = []
     for spec in specs:
         try:
+            shape = spec["shape"]
+            if not isinstance(shape, list) or not all(type(d) is int for d in shape):
+                raise TypeError(f'"shape" must be a list of integers, got {shape!r}')
             tensor = InferInput(
-                spec["name"], list(spec["shape"]), spec["datatype"], spec.get("data"),
+                spec["name"], shape, spec["datatype"], spec.get("data"),
                 spec.get("parameters"),
             )  # fmt: skip
             size = (spec.get("parameters") or {}).get("binary_data_size")
@@ -69,13 +72,42 @@ def decode_binary(body: bytes, length: str, model_name: str) -> InferRequest:
             tensor._raw_data = body[offset : offset + size]  # as KServe's own decoder does
             offset += size
         inputs.append(tensor)
-    outputs = header.get("outputs")
+    if offset != len(body):
+        raise InvalidInput(
+            f"the body has {len(body) - offset} bytes after its tensors: each input's "
+            "binary_data_size must be its tensor's size, and nothing may follow the last"
+        )
     return InferRequest(
         model_name=model_name,
         infer_inputs=inputs,
-        request_id=header.get("id"),
-        parameters=header.get("parameters"),
-        request_outputs=[RequestedOutput(o["name"], o.get("parameters")) for o in outputs]
-        if outputs
-        else None,
+        request_id=_checked(header, "id", str),
+        parameters=_checked(header, "parameters", dict),
+        request_outputs=_outputs(header),
     )
+
+
+def _checked(header: dict[str, Any], field: str, kind: type) -> Any:
+    """`header[field]` (None if absent), refused unless it is a `kind`."""
+    value = header.get(field)
+    if value is not None and not isinstance(value, kind):
+        expected = "a string" if kind is str else "a JSON object"
+        raise InvalidInput(
+            f'malformed binary inference request: "{field}" must be {expected}, got {value!r}'
+        )
+    return value
+
+
+def _outputs(header: dict[str, Any]) -> list[RequestedOutput] | None:
+    outputs = header.get("outputs")
+    if not outputs:
+        return None
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str)
+        and isinstance(o.get("parameters") or {}, dict)
+        for o in outputs
+    ):  # fmt: skip
+        raise InvalidInput(
+            'malformed binary inference request: "outputs" must be a list of objects with a '
+            f'"name", got {outputs!r}'
+        )
+    return [RequestedOutput(o["name"], o.get("parameters")) for o in outputs]

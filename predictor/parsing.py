@@ -123,7 +123,7 @@ def parse_v2(request: Any, max_rows: int) -> TensorRequest:
         )
     try:
         matrix = np.ascontiguousarray(tensor.as_numpy(), dtype=np.float32)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # (an integer past float's range)
         reason = "dtype" if "convert" in str(exc) or isinstance(exc, TypeError) else "shape"
         raise InvalidRequest(
             reason, f"{INPUT_NAME} data does not fit FP32 shape {shape}: {exc}"

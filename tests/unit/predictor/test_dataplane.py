@@ -45,3 +45,44 @@ def test_malformed_bodies_are_invalid_input(mutate: object, message: str) -> Non
     bad_body, bad_length = mutate(body, length)  # type: ignore[operator]
     with pytest.raises(InvalidInput, match=message):
         decode_binary(bad_body, bad_length, "fraud-detector")
+
+
+def _with_header(header: dict[str, object], x: np.ndarray, tail: bytes = b"") -> tuple[bytes, str]:
+    head = orjson.dumps(header)
+    return head + x.tobytes() + tail, str(len(head))
+
+
+@pytest.mark.parametrize(
+    ("shape", "extra", "message"),
+    [
+        (["1", 26], {}, "shape.*must be a list of integers"),
+        ([None, 26], {}, "shape.*must be a list of integers"),
+        ([True, 26], {}, "shape.*must be a list of integers"),
+        ("1,26", {}, "shape.*must be a list of integers"),
+        ([1, 26], {"parameters": [1]}, '"parameters" must be a JSON object'),
+        ([1, 26], {"id": 5}, '"id" must be a string'),
+        ([1, 26], {"outputs": 5}, '"outputs" must be a list of objects'),
+        ([1, 26], {"outputs": [{}]}, '"outputs" must be a list of objects'),
+        ([1, 26], {"outputs": [{"name": "x", "parameters": 3}]}, '"outputs" must be a list'),
+    ],
+)
+def test_a_mistyped_header_is_invalid_input_not_a_server_error(
+    shape: object, extra: dict[str, object], message: str
+) -> None:
+    """Each of these reached KServe or numpy unchecked, and the predictor answered 500."""
+    x = np.zeros((1, 26), dtype=np.float32)
+    spec = {"name": "features", "shape": shape, "datatype": "FP32",
+            "parameters": {"binary_data_size": x.nbytes}}  # fmt: skip
+    body, length = _with_header({"inputs": [spec], **extra}, x)
+    with pytest.raises(InvalidInput, match=message):
+        decode_binary(body, length, "fraud-detector")
+
+
+def test_bytes_after_the_tensors_are_refused() -> None:
+    """A body with more rows than its header says: not scored as the header's rows alone."""
+    x = np.zeros((1, 26), dtype=np.float32)
+    spec = {"name": "features", "shape": [1, 26], "datatype": "FP32",
+            "parameters": {"binary_data_size": x.nbytes}}  # fmt: skip
+    body, length = _with_header({"inputs": [spec]}, x, tail=x.tobytes())
+    with pytest.raises(InvalidInput, match="104 bytes after its tensors"):
+        decode_binary(body, length, "fraud-detector")

@@ -89,6 +89,7 @@ def test_v2_tensor_and_explain_flag() -> None:
         (_request([[0.0] * F] * 6, [6, F]), "too_large", "at most 5"),
         (_request([0.0] * (F - 3), [1, F]), "shape", "cannot reshape"),
         (_request([["x"] * F], [1, F]), "dtype", "could not convert"),
+        (_request([[10**309] + [0.0] * (F - 1)], [1, F]), "dtype", "int too large"),
         (_request([[0.0] * F, [0.0] * (F - 1) + [float("nan")]], [2, F]), "nan", "rows [1]"),
         (_request([[float("inf")] + [0.0] * (F - 1)], [1, F]), "nan", FEATURE_NAMES[0]),
         (_request([[0.0] * F], [1, F], explain=[1]), "schema", 'a boolean or "decided"'),
