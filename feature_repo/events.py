@@ -25,6 +25,11 @@ RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
 RFC3339_EXAMPLE = "2026-11-01T09:12:33+01:00"
 MAX_OFFSET_MINUTES = 18 * 60  # Java's (Spark's) limit; real zones are within -12:00 and +14:00
 _RFC3339 = re.compile(RFC3339)
+# An earlier event time is a data error (a zero or default date), not a payment. It also keeps
+# event times positive, as Feast's online rows and their Redis writer (`streaming/feast_io.py`)
+# need them, and within Python's dates in every zone.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST_EVENT_US = 946_684_800_000_000
 
 
 class Transaction(BaseModel):
@@ -32,19 +37,30 @@ class Transaction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
+    # Numbers and flags are strict, as the strings are: a JSON number (an integer will do) for
+    # the amount and the coordinates, true or false for the flags. pydantic's lax mode would
+    # read "12.5", "1_000", true (as 1) and "yes", which the Spark job's typed columns cannot
+    # hold; such an event is a producer's bug to fix, not to guess at.
     schema_version: Literal[1] = 1
     transaction_id: str = Field(min_length=1, max_length=128)
     user_id: str = Field(min_length=1, max_length=128)
-    amount: float = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
+    amount: float = Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     merchant_id: str = Field(min_length=1, max_length=128)
     merchant_category: str = Field(min_length=1, max_length=64)
     timestamp: AwareDatetime
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False, strict=True)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False, strict=True)
     channel: Literal["online", "pos", "atm"]
-    used_chip: bool
-    used_pin: bool
+    used_chip: bool = Field(strict=True)
+    used_pin: bool = Field(strict=True)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        if type(value) is not int:  # (a Literal takes no `strict`; 1.0, true and "1" equal 1)
+            raise ValueError(f"schema_version must be the integer {SCHEMA_VERSION}")
+        return value
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -61,6 +77,13 @@ class Transaction(BaseModel):
                 raise ValueError("timestamp's zone offset must be within -18:00 and +18:00")
         elif isinstance(value, (int, float)):
             raise ValueError("timestamp must be an RFC 3339 string with a zone, not a number")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _not_before_the_earliest(cls, value: datetime) -> datetime:
+        if value < EARLIEST_EVENT:
+            raise ValueError(f"timestamp before {EARLIEST_EVENT:%Y-%m-%d} is not a card payment")
         return value
 
     @property

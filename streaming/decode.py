@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from feature_repo.activity import AHEAD_US, US, seconds_ahead
 from feature_repo.events import Transaction
 
-MAX_SHOWN = 80  # characters of an offending value quoted in a reason
+MAX_SHOWN = 80  # characters of an offending value (or field name) quoted in a reason
+MAX_ERRORS = 10  # failed fields described in a reason (the event has 13 fields)
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,12 @@ def decode(key: bytes | None, value: bytes | None, max_bytes: int) -> Transactio
     """The record's transaction, or why there is none."""
     if value is None:
         return Rejected("not_json", "the record has no value (a tombstone); send one JSON event")
-    if len(value) > max_bytes:
+    size = len(value) + len(key or b"")
+    if size > max_bytes:
         return Rejected(
             "oversized",
-            f"the record is {len(value)} bytes; an event is at most {max_bytes} bytes — send one "
-            "transaction per record",
+            f"the record's key and value are {size} bytes; an event is at most {max_bytes} bytes "
+            "— send one transaction per record, keyed by its user_id",
         )
     try:
         # pydantic's own JSON parser, without a dict in between; what it refuses is read again
@@ -48,14 +50,26 @@ def decode(key: bytes | None, value: bytes | None, max_bytes: int) -> Transactio
         if isinstance(checked, Rejected):
             return checked
         event = checked
-    user = key.decode("utf-8", "replace") if key is not None else None
+    try:
+        user = key.decode("utf-8") if key is not None else None
+    except UnicodeDecodeError:
+        user = None
+        shown = _shown(key)
+    else:
+        shown = _shown(user)
     if user != event.user_id:
         return Rejected(
             "wrong_key",
-            f"the record key is {user!r} but user_id is {event.user_id!r}: key each record by "
-            "its user_id, so that one user's events reach one partition in order",
+            f"the record key is {shown} but user_id is {_shown(event.user_id)}: key each record "
+            "by its user_id (UTF-8), so that one user's events reach one partition in order",
         )
     return event
+
+
+def _shown(value: object) -> str:
+    """`value` quoted for a reason: its repr, cut to `MAX_SHOWN` characters."""
+    shown = repr(value)
+    return shown[:MAX_SHOWN] + "..." if len(shown) > MAX_SHOWN else shown
 
 
 def check_arrival(event: Transaction, arrival_s: float) -> Transaction | Rejected:
@@ -103,11 +117,12 @@ def _validate(value: bytes) -> Transaction | Rejected:
 def describe(exc: ValidationError) -> str:
     """One sentence per failed field: where, what rule, which value."""
     parts = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_ERRORS]:
         where = ".".join(str(p) for p in error["loc"]) or "event"
-        shown = repr(error.get("input"))
-        if len(shown) > MAX_SHOWN:
-            shown = shown[:MAX_SHOWN] + "..."
+        if len(where) > MAX_SHOWN:
+            where = where[:MAX_SHOWN] + "..."
+        shown = _shown(error.get("input"))
         if error["type"] == "missing":
             parts.append(f"{where}: required field is missing")
         elif error["type"] == "extra_forbidden":
@@ -116,4 +131,6 @@ def describe(exc: ValidationError) -> str:
             )
         else:
             parts.append(f"{where}: {error['msg']} (got {shown})")
+    if len(errors) > MAX_ERRORS:
+        parts.append(f"and {len(errors) - MAX_ERRORS} more errors")
     return "; ".join(parts)

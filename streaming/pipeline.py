@@ -40,7 +40,7 @@ from streaming.feast_io import FeastIO, activity_columns
 from streaming.ledger import AlertLedger
 from streaming.outbox import Outbox
 from streaming.predictor_client import PredictorClient, PredictorUnavailable
-from streaming.records import Scored, alert_record, dead_letter_headers, score_record
+from streaming.records import Scored, alert_record, dead_letter, score_record
 from streaming.settings import StreamSettings
 from streaming.state import PendingRows, Record, StateStore, UserState
 
@@ -325,11 +325,11 @@ class Pipeline:
             "dead letter partition=%s offset=%s kind=%s reason=%s",
             msg.partition, msg.offset, rejected.kind, rejected.reason,
         )  # fmt: skip
-        headers = dead_letter_headers(
-            topic=msg.topic, partition=msg.partition, offset=msg.offset, kind=rejected.kind,
-            reason=rejected.reason,
+        key, value, headers = dead_letter(
+            topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
+            value=msg.value, kind=rejected.kind, reason=rejected.reason,
         )  # fmt: skip
-        await self._send(self.s.topic_dlq, msg.partition, msg.key, msg.value, headers)
+        await self._send(self.s.topic_dlq, msg.partition, key, value, headers)
 
     @staticmethod
     def _observe(

@@ -103,11 +103,28 @@ def alert_record(s: Scored, reasons: list[dict[str, Any]]) -> bytes:
     )
 
 
-def dead_letter_headers(
-    *, topic: str, partition: int, offset: int, kind: str, reason: str
-) -> list[tuple[str, bytes]]:
-    """Headers of a dead letter, whose key and value are the original record's, byte for byte."""
-    return [
+# A dead letter must fit in one Kafka record: the broker refuses one over its `message.max.bytes`
+# (1,048,588 bytes by default), and the batch would fail with it. The original record was within
+# the source topic's limit, but the dead letter adds its headers (and its reason may quote the
+# key). So a larger original is cut to fit, and says so; the whole of it stays in the source topic
+# at the partition and offset the headers give.
+DEAD_LETTER_MAX_BYTES = 1_000_000
+MAX_REASON_CHARS = 2_000  # a reason is a sentence or a few, never a copy of the input
+_KEEP_KEY_BYTES = 1_024  # of a key too long for the dead letter
+
+
+def dead_letter(
+    *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+    kind: str, reason: str,
+) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:  # fmt: skip
+    """The dead letter of a record: its key, value and headers.
+
+    The key and value are the original record's, byte for byte, unless together with the headers
+    they would pass `DEAD_LETTER_MAX_BYTES`: then they are cut to fit (the key first, to 1 KiB)
+    and the header `dlq.truncated` gives their original sizes."""
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[:MAX_REASON_CHARS] + f"... ({len(reason):,} characters in all)"
+    headers = [
         ("dlq.reason", reason.encode()),
         ("dlq.kind", kind.encode()),
         ("dlq.topic", topic.encode()),
@@ -115,3 +132,19 @@ def dead_letter_headers(
         ("dlq.offset", str(offset).encode()),
         ("dlq.at", _iso(datetime.now(UTC).timestamp()).encode()),
     ]
+    key_bytes, value_bytes = len(key or b""), len(value or b"")
+    if key_bytes + value_bytes + _size(headers) <= DEAD_LETTER_MAX_BYTES:
+        return key, value, headers
+    headers.append(
+        ("dlq.truncated", f"key {key_bytes} bytes, value {value_bytes} bytes; the whole record "
+         f"is at {topic} partition {partition} offset {offset}".encode())
+    )  # fmt: skip
+    if key is not None and key_bytes > _KEEP_KEY_BYTES:
+        key = key[:_KEEP_KEY_BYTES]
+    if value is not None:
+        value = value[: max(DEAD_LETTER_MAX_BYTES - _size(headers) - len(key or b""), 0)]
+    return key, value, headers
+
+
+def _size(headers: list[tuple[str, bytes]]) -> int:
+    return sum(len(name) + len(value) for name, value in headers)

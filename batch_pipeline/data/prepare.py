@@ -30,8 +30,9 @@ from batch_pipeline.data.spark_features import (
     profile_snapshots,
 )
 from batch_pipeline.data.validate import (
+    expected_type,
     missing_columns,
-    non_text_columns,
+    mistyped_columns,
     rejection_reason,
     strip_text,
 )
@@ -68,12 +69,15 @@ def read_raw(
     missing = missing_columns(tx)
     if missing:
         raise PrepareError(f"{path} lacks the event columns {missing} (see feature_repo/events.py)")
-    if wrong := non_text_columns(tx):
-        found = ", ".join(f"{name} ({kind})" for name, kind in wrong.items())
+    if wrong := mistyped_columns(tx):
+        found = ", ".join(
+            f"{name} ({kind}, not {expected_type(name)})" for name, kind in wrong.items()
+        )
         raise PrepareError(
-            f"{path}: the event's text fields must be string columns, found {found} (the "
-            "stream dead-letters an event whose ids are numbers, and reads its timestamp as RFC "
-            "3339 text with a zone); write them as strings"
+            f"{path}: the event's fields must be columns of its types, found {found} (the "
+            "stream dead-letters an event whose ids are numbers, whose amount is text or whose "
+            "flags are not true or false, and reads its timestamp as RFC 3339 text with a "
+            "zone); write each as its type: text as strings"
         )
     users = raw / "users.parquet"
     labels = raw / "labels.parquet"

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from feature_repo.events import (
     CHANNELS,
+    EARLIEST_EVENT,
+    EARLIEST_EVENT_US,
     MAX_AMOUNT,
     RFC3339,
     RFC3339_EXAMPLE,
@@ -58,15 +60,31 @@ def missing_columns(frame: DataFrame) -> list[str]:
     return [c for c in REQUIRED if c not in frame.columns]
 
 
-# Fields that are text in the event's JSON: the stream dead-letters a number there (the model's
-# strings are strict) and reads its time and channel from text. Spark would cast such a column to
-# text and accept it, or reject every row of it, so a column of another type is refused whole.
+# The column types that hold each field as the event's JSON does. The stream's model is strict:
+# it dead-letters a number where text belongs (an id, the time, the channel), text or a flag
+# where a number belongs, and anything but true or false for a flag. Spark would cast such a
+# column and accept it, or reject every row of it, so a column of another type is refused whole.
 TEXT_COLUMNS = (*STRIPPED, "timestamp", "channel")
+_INTEGERS = ("tinyint", "smallint", "int", "bigint")
+COLUMN_TYPES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(TEXT_COLUMNS, ("string",)),
+    **dict.fromkeys(("amount", "latitude", "longitude"), ("float", "double", *_INTEGERS)),
+    **dict.fromkeys(("used_chip", "used_pin"), ("boolean",)),
+    "schema_version": _INTEGERS,
+}
+TYPE_NAMES = {"string": "text", "float": "numbers", "boolean": "booleans", "tinyint": "integers"}
 
 
-def non_text_columns(frame: DataFrame) -> dict[str, str]:
-    """The text fields that `frame` holds as another type, with that type."""
-    return {c: t for c, t in frame.dtypes if c in TEXT_COLUMNS and t != "string"}
+def mistyped_columns(frame: DataFrame) -> dict[str, str]:
+    """The event's fields that `frame` holds as a type the event does not, with that type."""
+    return {
+        c: t for c, t in frame.dtypes if c in COLUMN_TYPES and t not in COLUMN_TYPES[c]
+    }  # fmt: skip
+
+
+def expected_type(column: str) -> str:
+    """What `column` must hold, in words ("text", "numbers", ...)."""
+    return TYPE_NAMES[COLUMN_TYPES[column][0]]
 
 
 def rejection_reason(frame: DataFrame) -> Column:
@@ -97,6 +115,8 @@ def rejection_reason(frame: DataFrame) -> Column:
         # (Java's dates have a year 0000, Python's, and so the stream's, start at 0001.)
         (F.try_to_timestamp(F.col("timestamp")).isNull() | F.col("timestamp").startswith("0000"),
          "timestamp is not a real date and time"),
+        (F.unix_micros(F.try_to_timestamp(F.col("timestamp"))) < EARLIEST_EVENT_US,
+         f"timestamp before {EARLIEST_EVENT:%Y-%m-%d} is not a card payment"),
         (F.col("latitude").isNull() | F.isnan("latitude") | (F.abs("latitude") > 90),
          "latitude must be within -90..90"),
         (F.col("longitude").isNull() | F.isnan("longitude") | (F.abs("longitude") > 180),

@@ -150,20 +150,28 @@ def test_missing_columns_say_which(spark: SparkSession, tmp_path: Path) -> None:
         prepare(spark, tmp_path / "raw", tmp_path / "out")
 
 
-def test_text_fields_of_another_type_are_refused_whole(spark: SparkSession, tmp_path: Path) -> None:
-    """Numeric ids, a timestamp column and a numeric channel: the stream takes none of them as
-    text (it dead-letters a number where an id belongs), so the data set is refused, naming each."""
+def test_fields_of_another_type_are_refused_whole(spark: SparkSession, tmp_path: Path) -> None:
+    """Numeric ids, a timestamp column, a numeric channel, a text amount and integer flags: the
+    stream's strict model takes none of them, so the data set is refused, naming each."""
     path, raw = _generated(tmp_path, days=2, seed=4)
     raw["user_id"] = raw["user_id"].str.removeprefix("user_").astype("int64")
     raw["timestamp"] = pd.to_datetime(raw["timestamp"], utc=True).astype("datetime64[us, UTC]")
     raw["channel"] = raw["channel"].map({"online": 0, "pos": 1, "atm": 2})
+    raw["amount"] = raw["amount"].map(str)
+    raw["used_pin"] = raw["used_pin"].astype("int64")
+    raw["latitude"] = raw["latitude"].round().astype("int64")  # integers are numbers: accepted
     raw.to_parquet(path, index=False)
     with pytest.raises(PrepareError) as caught:
         prepare(spark, tmp_path / "raw", tmp_path / "out")
     message = str(caught.value)
-    for found in ("user_id (bigint)", "timestamp (timestamp)", "channel (bigint)"):
+    for found in (
+        "user_id (bigint, not text)", "timestamp (timestamp, not text)",
+        "channel (bigint, not text)", "amount (string, not numbers)",
+        "used_pin (bigint, not booleans)",
+    ):  # fmt: skip
         assert found in message, message
-    assert "transaction_id" not in message and "write them as strings" in message
+    assert "transaction_id" not in message and "latitude" not in message
+    assert "used_chip" not in message and "write each as its type" in message
     assert not (tmp_path / "out").exists()
 
 
@@ -216,7 +224,8 @@ EDGES: list[tuple[str, Any]] = [
         "2026-11-29T10:00:00 +01:00", "2026-11-29T10:00:00+01:00 ", "2026-11-29T10:00:00+01:00\n",
         "20261129T100000Z", "2026-W48-1T10:00:00Z", "0001-01-01T00:00:00Z", "yesterday",
         "0000-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00", "2026-11-29T10:00:00+01:75",
-        "2026-11-29T10:00:00-18:00",
+        "2026-11-29T10:00:00-18:00", "1999-12-31T23:59:59Z", "1999-12-31T23:30:00-01:00",
+        "2000-01-01T00:00:00Z", "2000-01-01T00:30:00+01:00",
     )),
     *(("amount", a) for a in (0.0, -0.0, 1e-9, 1_000_000.0, 1_000_000.01, float("nan"))),
     *(("amount", a) for a in (float("inf"), -5.0)),

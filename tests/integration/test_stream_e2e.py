@@ -104,6 +104,10 @@ def _poison(events: list[dict[str, Any]]) -> list[tuple[bytes | None, bytes, str
         (key, bad(timestamp="9999-12-31T23:59:59Z"), "ahead_of_arrival"),  # a wrong clock
         (key, bad(surprise=1), "invalid"),
         (key, bad(note="x" * 20_000), "oversized"),
+        # As large as Kafka takes: with its headers the dead letter would not be (it is cut).
+        (key, b"x" * 1_048_400, "oversized"),
+        (b"k" * 600_000, bad(transaction_id="poison-long-key"), "oversized"),
+        (key, bad(amount="12.5"), "invalid"),  # numbers are strict
         (b"someone-else", bad(transaction_id="poison-key"), "wrong_key"),
         (*encode(events[-1]), "duplicate"),  # the latest transaction, sent again
     ]
@@ -194,8 +198,12 @@ def test_history_scored_once_with_spark_features_alerts_and_dlq(
         headers = dict(record.headers)
         assert headers["dlq.reason"] and int(headers["dlq.offset"]) >= 0
         assert headers["dlq.topic"].decode() == topics.transactions
-        if headers["dlq.kind"] != b"too_late":
+        if "dlq.truncated" in headers:
+            assert len(record.value) > 900_000 and record.value == b"x" * len(record.value)
+            assert headers["dlq.truncated"].startswith(b"key ")
+        elif headers["dlq.kind"] != b"too_late":
             assert record.value in originals
+    assert sum("dlq.truncated" in dict(r.headers) for r in dlq) == 1
     reasons: dict[str, list[str]] = {}
     for record in dlq:
         headers = dict(record.headers)

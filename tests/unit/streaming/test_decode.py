@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 import pytest
 from pydantic import ValidationError
 
 from feature_repo.events import Transaction
 from feature_repo.spec import MAX_AHEAD_OF_ARRIVAL
-from streaming.decode import Rejected, check_arrival, decode
+from streaming.decode import MAX_SHOWN, Rejected, check_arrival, decode
+from streaming.records import DEAD_LETTER_MAX_BYTES, MAX_REASON_CHARS, dead_letter
 
 GOOD = {
     "transaction_id": "tx-1", "user_id": "u1", "amount": 12.5, "currency": "EUR",
@@ -32,6 +35,13 @@ EDGES = [
     RAW.replace(b"}", b',"amount":13}'),  # a repeated key: the last one counts
     RAW.replace(b"}", b',"schema_version":1.0}'),
     RAW.replace(b"}", b',"schema_version":"1"}'),
+    RAW.replace(b"}", b',"schema_version":true}'),
+    RAW.replace(b"12.5", b"true"),
+    RAW.replace(b"12.5", b"12"),
+    RAW.replace(b"48.1", b'"48.1"'),
+    RAW.replace(b'"used_pin":false', b'"used_pin":"no"'),
+    RAW.replace(b"2026-11-29T10:00:00.123456+01:00", b"1999-12-31T23:30:00-01:00"),
+    RAW.replace(b"2026-11-29T10:00:00.123456+01:00", b"0001-01-01T00:30:00+01:00"),
     RAW.replace(b'"m1"', b'"m\\u0000"'),
     RAW.replace(b'"m1"', b'"\\ud800"'),  # a lone surrogate
     RAW.replace(b'"m1"', b'"  m1 "'),
@@ -81,10 +91,73 @@ def test_a_refused_event_says_why(raw: bytes, kind: str, says: str) -> None:
     assert result.kind == kind and says in result.reason
 
 
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"amount": "12.5"}, "amount: Input should be a valid number"),
+        ({"amount": True}, "amount: Input should be a valid number"),
+        ({"latitude": "48.1"}, "latitude: Input should be a valid number"),
+        ({"used_chip": "yes"}, "used_chip: Input should be a valid boolean"),
+        ({"used_pin": 1}, "used_pin: Input should be a valid boolean"),
+        ({"schema_version": 1.0}, "schema_version must be the integer 1"),
+        ({"timestamp": "1970-01-01T00:00:00Z"}, "timestamp before 2000-01-01 is not a card"),
+    ],
+)
+def test_mistyped_numbers_flags_and_ancient_times_are_refused(
+    change: dict[str, object], says: str
+) -> None:
+    """The model's numbers and flags are strict, as the Spark job's typed columns are; an event
+    time before 2000 is a data error (and would be a negative time in Feast's online rows)."""
+    result = decode(b"u1", orjson.dumps(GOOD | change), 16_384)
+    assert isinstance(result, Rejected) and result.kind == "invalid"
+    assert says in result.reason, result.reason
+    assert isinstance(decode(b"u1", orjson.dumps(GOOD | {"amount": 12}), 16_384), Transaction)
+
+
 def test_an_event_under_another_key_is_refused() -> None:
     result = decode(b"u2", RAW, 16_384)
     assert isinstance(result, Rejected) and result.kind == "wrong_key"
     assert decode(b"u1", RAW, 16_384) == Transaction.model_validate(GOOD)
+
+
+def test_a_key_that_is_not_utf8_is_refused_not_read_lossily() -> None:
+    event = orjson.dumps(GOOD | {"user_id": "\ufffd"})
+    result = decode(b"\xff", event, 16_384)
+    assert isinstance(result, Rejected) and result.kind == "wrong_key"
+    assert "b'\\xff'" in result.reason and "(UTF-8)" in result.reason
+
+
+def test_the_key_counts_toward_the_size_and_reasons_stay_short() -> None:
+    long_key = b"k" * 20_000
+    result = decode(long_key, RAW, 16_384)
+    assert isinstance(result, Rejected) and result.kind == "oversized"
+    assert str(len(RAW) + len(long_key)) in result.reason
+    result = decode(b"k" * 5_000, RAW, 16_384)  # within the size, not the user's key
+    assert isinstance(result, Rejected) and result.kind == "wrong_key"
+    assert len(result.reason) < 2 * MAX_SHOWN + 200
+    many = orjson.dumps(GOOD | {f"{'x' * 500}{i}": i for i in range(30)})
+    result = decode(b"u1", many, 65_536)
+    assert isinstance(result, Rejected) and result.kind == "invalid"
+    assert "and 20 more errors" in result.reason and len(result.reason) < 2_500
+
+
+def test_a_dead_letter_keeps_the_original_bytes_and_fits_in_a_kafka_record() -> None:
+    where = functools.partial(
+        dead_letter, topic="transactions", partition=2, offset=41, kind="oversized"
+    )
+    key, value, headers = where(key=b"u1", value=RAW, reason="too big")
+    assert (key, value) == (b"u1", RAW)
+    assert dict(headers)["dlq.reason"] == b"too big" and "dlq.truncated" not in dict(headers)
+
+    huge_key, huge_value = b"k" * 600_000, b"x" * 1_048_400
+    key, value, headers = where(key=huge_key, value=huge_value, reason="r" * 100_000)
+    assert key == huge_key[:1024] and value is not None and huge_value.startswith(value)
+    size = len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
+    assert 0.9 * DEAD_LETTER_MAX_BYTES < size <= DEAD_LETTER_MAX_BYTES
+    said = dict(headers)
+    assert len(said["dlq.reason"]) < MAX_REASON_CHARS + 50
+    assert said["dlq.truncated"].startswith(b"key 600000 bytes, value 1048400 bytes")
+    assert b"transactions partition 2 offset 41" in said["dlq.truncated"]
 
 
 def test_an_event_far_ahead_of_its_record_timestamp_is_refused() -> None:
