@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import orjson
 import typer
@@ -26,10 +29,34 @@ from deploy.stack.settings import StackSettings
 console = Console()
 err = Console(stderr=True)
 
+
+def _bootstrap(value: str | None) -> str | None:
+    """--bootstrap as host:port[,host:port...], checked before any connection is tried."""
+    if value is None:
+        return None
+    for server in value.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise typer.BadParameter(
+                f"{server.strip()!r} is not host:port (a port within 1..65535), e.g. "
+                "127.0.0.1:19092; separate several with commas"
+            )
+    return value
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 BootstrapOption = Annotated[
     str | None,
-    typer.Option(help="Kafka bootstrap servers (default: the local stack's).", show_default=False),
-]
+    typer.Option(
+        help="Kafka bootstrap servers (default: the local stack's).", show_default=False,
+        callback=_bootstrap,
+    ),
+]  # fmt: skip
 TopicOption = Annotated[
     str | None, typer.Option(help="Topic (default: the local stack's).", show_default=False)
 ]
@@ -64,7 +91,12 @@ def _live_start(
             param_hint="--start",
         ) from exc
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    ahead = most_ahead(users, seed, moment, count, boost, now, rate)
+    try:
+        ahead = most_ahead(users, seed, moment, count, boost, now, rate)
+    except (ValueError, OverflowError) as exc:  # e.g. a world past year 9999
+        raise typer.BadParameter(
+            f"{value!r}: the live world cannot start there ({exc})", param_hint="--start"
+        ) from exc
     if ahead is not None and ahead[2] > MAX_AHEAD_OF_ARRIVAL:
         index, when, lead = ahead
         pace = f"from now at {rate:g} events/s" if rate else "now, unpaced"
@@ -91,13 +123,21 @@ def produce_command(
         int | None,
         typer.Option(min=1, help="Events to send (default: all of --data; 10,000 with --live)."),
     ] = None,
-    rate: Annotated[float, typer.Option(min=0, help="Events per second; 0: unpaced.")] = 1000.0,
+    rate: Annotated[
+        float, typer.Option(min=0, callback=_finite, help="Events per second; 0: unpaced.")
+    ] = 1000.0,
     users: Annotated[
-        int, typer.Option(min=1, help="--live: card holders (as `fraud data generate --users`).")
-    ] = 20_000,
+        int | None,
+        typer.Option(
+            min=1, help="--live: card holders (as `fraud data generate --users`) [default: 20000]"
+        ),
+    ] = None,
     seed: Annotated[
-        int, typer.Option(help="--live: seed of the world (as `fraud data generate --seed`).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=0, help="--live: seed of the world (as `fraud data generate --seed`) [default: 1]"
+        ),
+    ] = None,
     start: Annotated[
         str | None,
         typer.Option(
@@ -106,8 +146,13 @@ def produce_command(
         ),
     ] = None,
     fraud_boost: Annotated[
-        float, typer.Option(min=0, help="--live: multiplies the fraud rates, e.g. 10 for a demo.")
-    ] = 1.0,
+        float | None,
+        typer.Option(
+            min=0,
+            max=100,
+            help="--live: multiplies the fraud rates, e.g. 10 for a demo [default: 1]",
+        ),
+    ] = None,
     labels_out: Annotated[
         Path | None,
         typer.Option(help="Write transaction_id, is_fraud, fraud_pattern as JSON lines here."),
@@ -122,35 +167,57 @@ def produce_command(
     """
     from aiokafka.errors import KafkaError  # type: ignore[import-untyped, unused-ignore]
 
-    from streaming.produce import DataSetError, events_from_data, events_live, produce, with_labels
+    from streaming.produce import (
+        DataSetError,
+        UnknownTopic,
+        events_from_data,
+        events_live,
+        produce,
+    )
 
     if (data is None) == (not live):
         raise typer.BadParameter(
             "pass exactly one source: --data DIR (a generated data set) or --live",
             param_hint="'--data' / '--live'",
         )
+    live_only = {"--users": users, "--seed": seed, "--start": start, "--fraud-boost": fraud_boost}
+    if data is not None and (given := [name for name, v in live_only.items() if v is not None]):
+        raise typer.BadParameter(
+            f"{', '.join(given)} apply to --live only; a data set's events are sent as they are",
+            param_hint="--data",
+        )
+    if labels_out is not None and (labels_out.is_dir() or not labels_out.parent.is_dir()):
+        raise typer.BadParameter(
+            f"{labels_out} is a folder, or its folder does not exist: name a file to write",
+            param_hint="--labels-out",
+        )
     settings = StackSettings()
     bootstrap = bootstrap or settings.kafka_bootstrap
     topic = topic or settings.topic_transactions
-    try:
-        if data is not None:
+    if data is not None:
+        try:
             events = events_from_data(data, count)
-        else:
-            count = count or 10_000
-            first = _live_start(start, users, seed, count, fraud_boost, rate)
-            events = events_live(users, seed, first, fraud_boost, count)
-    except DataSetError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--data") from exc
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+            _check_data(data, count, progress)
+        except DataSetError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--data") from exc
+    else:
+        count, users, seed = count or 10_000, users or 20_000, 1 if seed is None else seed
+        boost = 1.0 if fraud_boost is None else fraud_boost
+        first = _live_start(start, users, seed, count, boost, rate)
+        try:
+            events = events_live(users, seed, first, boost, count)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                str(exc), param_hint="'--users' / '--seed' / '--fraud-boost'"
+            ) from exc
 
-    sink = labels_out.open("wb") if labels_out else None
     columns = (TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), _RateColumn())
+    sink = _LazySink(labels_out) if labels_out else None
     try:
         with Progress(*columns, TimeElapsedColumn(), disable=not progress, console=err) as bar:
             task = bar.add_task("send", total=events.total)
             summary = produce(
-                with_labels(events, sink) if sink else events,
+                sink.pass_through(events) if sink else events,
                 bootstrap,
                 topic,
                 rate,
@@ -158,6 +225,9 @@ def produce_command(
             )
     except KafkaError as exc:
         err.print(f"[red]could not send to {topic} at {bootstrap}: {exc!r}[/red] ({STACK_HINT})")
+        raise typer.Exit(1) from exc
+    except UnknownTopic as exc:
+        err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]")
@@ -171,6 +241,65 @@ def produce_command(
     if summary.failed:
         err.print(f"[red]{summary.failed:,} not delivered, first error: {summary.first_error}")
         raise typer.Exit(1)
+
+
+def _check_data(data: Path, count: int | None, progress: bool) -> None:
+    """Every event of the data set as the worker will read it: a data set with events the worker
+    would dead-letter (a time without its zone, a number for an id, a missing amount...) is
+    refused before anything is sent, naming the first few.
+
+    Raises:
+        DataSetError: some events would be dead letters, or cannot be written as JSON.
+    """
+    from streaming.decode import Rejected, decode
+    from streaming.produce import DataSetError, encode, events_from_data
+
+    events = events_from_data(data, count)
+    bad: list[str] = []
+    n_bad = 0
+    columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, disable=not progress, console=err, transient=True) as bar:
+        task = bar.add_task("check", total=events.total)
+        for i, event in enumerate(events):
+            try:
+                result = decode(*encode(event), MAX_CHECKED_BYTES)
+                reason = result.reason if isinstance(result, Rejected) else None
+            except TypeError as exc:  # orjson: a value JSON cannot hold (Decimal, bytes)
+                reason = f"cannot be written as JSON: {exc}"
+            if reason is not None:
+                n_bad += 1
+                if len(bad) < 3:
+                    bad.append(f"event {i + 1:,} ({event.get('transaction_id')!r}): {reason}")
+            if i % 10_000 == 9_999:
+                bar.advance(task, 10_000)
+    if n_bad:
+        raise DataSetError(
+            f"{n_bad:,} of the {events.total:,} events in {data} would be dead letters, not "
+            f"scored: {'; '.join(bad)}. Fix the data set (`fraud data generate` writes a valid one)"
+        )
+
+
+MAX_CHECKED_BYTES = 1 << 30  # size is the worker's setting (max_event_bytes), not checked here
+
+
+class _LazySink:
+    """The labels file, opened (and so truncated) when the first event is sent, not before."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+
+    def pass_through(self, events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        from streaming.produce import with_labels
+
+        for first in events:
+            self._file = self.path.open("wb")
+            yield from with_labels(itertools.chain([first], events), self._file)
+            return
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 alerts_app = typer.Typer(help="Watch the fraud alerts the scorer raises.", no_args_is_help=True)
@@ -195,7 +324,9 @@ def tail_command(
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option(min=0, help="Stop after this many seconds without an alert."),
+        typer.Option(
+            min=0, callback=_finite, help="Stop after this many seconds without an alert."
+        ),
     ] = None,
     bootstrap: BootstrapOption = None,
     topic: TopicOption = None,

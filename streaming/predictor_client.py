@@ -73,11 +73,15 @@ class PredictorClient:
         self._on_state = on_state
         self.breakers.add_listener(self._hook)
         self.last_latency_s = 0.0
+        self.last_error: str | None = None  # of the last failed attempt, for the breaker's log
 
     def _hook(self, name: str, kind: str, event: Any) -> None:
         if kind == "state_changed":
             self.state = str(event.state)
-            log.warning("predictor circuit breaker state=%s", self.state)
+            log.warning(
+                "predictor circuit breaker state=%s (%s; last error: %s)",
+                self.state, self.endpoint, self.last_error,
+            )  # fmt: skip
             if self._on_state is not None:
                 self._on_state(self.state)
 
@@ -138,17 +142,21 @@ class PredictorClient:
                 status, content = response.status, await response.read()
                 header = response.headers.get(HEADER)
         except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, timed out
-            raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+            raise self._failed(f"{type(exc).__name__}: {exc}") from exc
         self.last_latency_s = time.perf_counter() - started
         if 400 <= status < 500:
             text = content[:500].decode(errors="replace")
             raise PredictorRejected(f"predictor answered {status}: {text}")
         if status != 200:
-            raise _Transient(f"predictor answered {status}: {content[:200]!r}")
+            raise self._failed(f"predictor answered {status}: {content[:200]!r}")
         try:
             return decode(content, header, len(matrix))
         except ProtocolError as exc:
-            raise _Transient(str(exc)) from exc
+            raise self._failed(str(exc)) from exc
+
+    def _failed(self, why: str) -> _Transient:
+        self.last_error = why
+        return _Transient(why)
 
     async def aclose(self) -> None:
         if self._http is not None:

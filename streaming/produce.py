@@ -41,6 +41,10 @@ class DataSetError(ValueError):
     """A data set that cannot be sent: no transactions file, or columns missing."""
 
 
+class UnknownTopic(LookupError):
+    """The topic to send to does not exist (the broker may create a mistyped one on a send)."""
+
+
 class EventStream(Iterator[dict[str, Any]]):
     """Events one by one, knowing how many there will be (for a progress bar)."""
 
@@ -85,7 +89,10 @@ def events_from_data(path: Path, count: int | None = None) -> EventStream:
     file = path / "transactions.parquet" if path.is_dir() else path
     if not file.is_file():
         raise DataSetError(f"no {file}: pass a folder that `fraud data generate --out` wrote")
-    names = pq.read_schema(file).names
+    try:
+        names = pq.read_schema(file).names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataSetError(f"{file} is not a readable Parquet file: {exc}") from exc
     missing = [name for name in TRANSACTION_FIELDS if name not in names]
     if missing:
         raise DataSetError(f"{file} lacks Transaction fields: {', '.join(missing)}")
@@ -263,12 +270,20 @@ def produce(
 
     Raises:
         aiokafka.errors.KafkaError: If the broker cannot be reached or a send times out.
+        UnknownTopic: If `topic` does not exist (nothing is sent).
     """
 
     async def run() -> ProduceSummary:
         producer = new_producer(bootstrap)
         try:  # stop even when start fails, or aiokafka warns of an unclosed producer
             await producer.start()
+            # All topics' metadata: asking for the one topic would have the broker create it.
+            metadata = await producer.client.fetch_all_metadata()
+            if topic not in metadata.topics():
+                raise UnknownTopic(
+                    f"no topic {topic!r} at {bootstrap}: check --topic, or create it (`fraud "
+                    "stack up` creates the stack's topics)"
+                )
             return await send_events(events, producer, topic, rate, progress)
         finally:
             await producer.stop()

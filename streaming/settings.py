@@ -34,7 +34,10 @@ class StreamSettings(BaseSettings):
         "the others (Faust's default is 60 s; a graceful stop leaves at once).",
     )  # fmt: skip
 
-    predictor_url: str = Field("http://127.0.0.1:18081", description="The KServe predictor.")
+    predictor_url: str = Field(
+        "http://127.0.0.1:18081", pattern=r"^https?://[^\s/:]+(:\d{1,5})?(/\S*)?$",
+        description="The KServe predictor (http://host:port).",
+    )  # fmt: skip
     model_name: str = Field("fraud-detector", min_length=1)
     batch_max: int = Field(
         1000, ge=1, le=4096,

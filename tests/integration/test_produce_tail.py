@@ -22,6 +22,7 @@ from deploy.cli import app
 from feature_repo.events import Transaction
 from streaming.produce import events_live, produce
 from streaming.tail import InvalidRecord, tail
+from tests.conftest import unique
 
 pytestmark = [pytest.mark.kafka]
 
@@ -188,3 +189,21 @@ def test_cli_tail_prints_lines_or_json(kafka_bootstrap: str, new_topic: Callable
     assert len(printed) == 2
     assert "user_1" in printed[1] and "DEGRADED" in printed[1] and "DEGRADED" not in printed[0]
     assert "score 0.900 ≥ 0.500" in printed[0] and "amount=912.37" in printed[0]
+
+
+def test_cli_refuses_a_topic_that_does_not_exist(kafka_bootstrap: str) -> None:
+    """A mistyped --topic: nothing is sent, and the broker (which creates a topic a producer
+    asks for) is not asked for it, so no one-partition topic of that name appears."""
+    from kafka.admin import KafkaAdminClient
+
+    topic = unique("no-such-topic")
+    args = ["produce", "--live", "--users", "100", "--count", "5", "--rate", "0",
+            "--bootstrap", kafka_bootstrap, "--topic", topic, "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert f"no topic '{topic}'" in " ".join(result.output.split())
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="tests")
+    try:
+        assert topic not in admin.list_topics()
+    finally:
+        admin.close()

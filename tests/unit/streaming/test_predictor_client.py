@@ -95,3 +95,39 @@ def test_after_the_last_attempt_the_predictor_is_unavailable() -> None:
 
     asyncio.run(_serve(handler, use))
     assert calls == 1 + 3
+
+
+def test_the_breaker_says_why_it_opened(caplog: pytest.LogCaptureFixture) -> None:
+    """Its log line names the endpoint and the last failure, so a wrong URL or a down predictor
+    is not only a stream of degraded scores."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="overloaded")
+
+    async def use(url: str) -> None:
+        client = PredictorClient(
+            url, "fraud", timeout_s=2.0, attempts=1, breaker_failures=2, breaker_reset_s=5
+        )
+        try:
+            for _ in range(3):
+                with pytest.raises(PredictorUnavailable):
+                    await client.score(MATRIX)
+        finally:
+            await client.aclose()
+        assert client.state == "opened"
+
+    with caplog.at_level("WARNING", logger="streaming.predictor_client"):
+        asyncio.run(_serve(handler, use))
+    (line,) = [r.getMessage() for r in caplog.records if "breaker" in r.getMessage()]
+    assert "state=opened" in line and "/v2/models/fraud/infer" in line
+    assert "last error: predictor answered 503: b'overloaded'" in line
+
+
+@pytest.mark.parametrize("url", ["notaurl", "http://", "127.0.0.1:18081", "http://a b"])
+def test_a_predictor_url_that_is_not_http_is_refused(url: str) -> None:
+    from pydantic import ValidationError
+
+    from streaming.settings import StreamSettings
+
+    with pytest.raises(ValidationError, match="predictor_url"):
+        StreamSettings(predictor_url=url)

@@ -181,3 +181,60 @@ def test_cli_accepts_a_start_whose_events_are_sent_no_earlier_than_they_happen()
     result = runner.invoke(app, args)
     flat = _flat(result.output)
     assert result.exit_code == 1 and "could not send" in flat, flat
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"timestamp": "2026-09-01T09:00:00"}, "timestamp must be RFC 3339 with a zone"),
+        ({"user_id": 17}, "user_id: Input should be a valid string"),
+        ({"amount": None}, "amount: Input should be a valid number"),
+    ],
+)
+def test_cli_refuses_a_data_set_the_worker_would_dead_letter(
+    tmp_path: Path, change: dict[str, Any], says: str
+) -> None:
+    """Checked before anything is sent (the broker here is a closed port): each event as the
+    worker decodes it. Such a data set was sent whole, and every event became a dead letter."""
+    at = datetime(2026, 9, 1, 9, 0, 5, tzinfo=UTC)
+    good = _row("tx_1", "2026-09-01T09:00:00Z", at)
+    bad = _row("tx_2", "2026-09-01T09:00:01Z", at) | change | {"ingested_at": at}
+    rows = [good, bad, good | {"transaction_id": "tx_3"}]
+    if change.get("user_id") == 17:  # a column is one type: every id a number
+        rows = [r | {"user_id": i} for i, r in enumerate(rows, 17)]
+    args = ["produce", "--data", str(_write(tmp_path, rows)), "--bootstrap", "127.0.0.1:1"]
+    result = runner.invoke(app, [*args, "--no-progress"])
+    flat = _flat(result.output)
+    assert result.exit_code == 2, flat
+    assert "would be dead letters" in flat and says in flat, flat
+    assert "could not send" not in flat
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--live", "--bootstrap", "127.0.0.1:abc"], "'127.0.0.1:abc' is not host:port"),
+        (["--live", "--bootstrap", "127.0.0.1:99999"], "is not host:port"),
+        (["--live", "--rate", "inf"], "inf is not a finite number"),
+        (["--live", "--seed", "-1"], "--seed"),
+        (["--live", "--fraud-boost", "1000"], "--fraud-boost"),
+        (["--live", "--start", "9999-12-31T23:59:59+00:00"], "the live world cannot start"),
+        (["--data", ".", "--seed", "5", "--start", "x"], "--seed, --start apply to --live only"),
+        (["--live", "--labels-out", "/nonexistent/l.jsonl"], "its folder does not exist"),
+    ],
+)
+def test_cli_names_the_option_to_fix(args: list[str], says: str) -> None:
+    result = runner.invoke(app, ["produce", *args, "--no-progress"])
+    flat = _flat(result.output)
+    assert result.exit_code == 2 and says in flat, flat
+
+
+def test_cli_leaves_the_labels_file_alone_until_it_sends(tmp_path: Path) -> None:
+    """With no broker, nothing is sent, and an existing labels file keeps what it held."""
+    labels = tmp_path / "labels.jsonl"
+    labels.write_bytes(b'{"precious": 1}\n')
+    args = ["produce", "--live", "--users", "100", "--count", "5", "--rate", "0",
+            "--bootstrap", "127.0.0.1:1", "--labels-out", str(labels), "--no-progress"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "could not send" in _flat(result.output)
+    assert labels.read_bytes() == b'{"precious": 1}\n'
