@@ -7,9 +7,12 @@ here override the few one changes per run. Start a second worker with another `-
 
 from __future__ import annotations
 
+import difflib
 import gc
 import logging
+import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,6 +52,9 @@ def worker(
         }.items()  # fmt: skip
         if v is not None
     }
+    if unknown := unknown_settings(os.environ):
+        typer.echo(f"unknown stream settings: {'; '.join(unknown)}", err=True)
+        raise typer.Exit(2)
     try:
         settings = StreamSettings(**overrides)
     except ValidationError as exc:
@@ -57,16 +63,35 @@ def worker(
     run(settings)
 
 
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """The `FRAUD_STREAM_*` variables that are no setting (pydantic-settings ignores them), each
+    with the closest setting's name: a misspelled one would otherwise change nothing."""
+    prefix = "FRAUD_STREAM_"
+    known = [name.upper() for name in StreamSettings.model_fields]
+    found = []
+    for variable in sorted(environ):
+        name = variable.removeprefix(prefix)
+        if variable.startswith(prefix) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            found.append(f"{variable} is not one{hint}")
+    return found
+
+
 def run(settings: StreamSettings) -> None:
     """Build the app and hand it to Faust's worker, which runs until a signal stops it."""
     from streaming.app import build_app
 
     try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file there, or no permission
+        typer.echo(f"cannot use {settings.data_dir} for the worker's state: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
         faust_app = build_app(settings)
     except FileNotFoundError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     tune_gc()
     faust_app.Worker(loglevel=settings.log_level.lower()).execute_from_commandline()
 
