@@ -29,7 +29,6 @@ _RFC3339 = re.compile(RFC3339)
 # event times positive, as Feast's online rows and their Redis writer (`streaming/feast_io.py`)
 # need them, and within Python's dates in every zone.
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
-EARLIEST_EVENT_US = 946_684_800_000_000
 
 
 class Transaction(BaseModel):
@@ -103,3 +102,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def to_epoch_us(moment: datetime) -> int:
     """Integer microseconds since the epoch: exact, so Spark and Python compare windows alike."""
     return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+EARLIEST_EVENT_US = to_epoch_us(EARLIEST_EVENT)
