@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -339,6 +340,8 @@ def tail_command(
     settings = StackSettings()
     bootstrap = bootstrap or settings.kafka_bootstrap
     topic = topic or settings.topic_alerts
+    if logging.getLogger().level > logging.DEBUG:  # not --verbose: this command says what failed
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
     def show(alert: dict[str, Any]) -> None:
         if as_json:

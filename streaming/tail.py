@@ -70,6 +70,9 @@ def parse_alert(value: bytes | None) -> Alert:
     return alert
 
 
+BOOTSTRAP_TIMEOUT_MS = 5_000  # kafka-python waits 30 s for a broker that is not there
+
+
 def new_consumer(bootstrap: str) -> KafkaConsumer:
     """A consumer without a group, that never commits."""
     return KafkaConsumer(
@@ -77,6 +80,7 @@ def new_consumer(bootstrap: str) -> KafkaConsumer:
         client_id="fraud-alerts-tail",
         group_id=None,
         enable_auto_commit=False,
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
     )
 
 

@@ -43,3 +43,20 @@ def test_alert_line_has_the_score_against_the_threshold() -> None:
 def test_an_alert_shows_its_event_time_in_utc(value: object, shown: str) -> None:
     assert event_time(value) == shown
     assert alert_line({"event_timestamp": value}).plain.startswith(shown)
+
+
+def test_tail_without_a_broker_says_so_and_exits_1() -> None:
+    """One line saying what to start, not kafka-python's retries (it gives up after 5 s). A
+    process of its own: kafka-python leaves the failed connection's socket open."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.cli", "alerts", "tail", "--bootstrap", "127.0.0.1:1",
+         "--timeout", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    flat = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 1, flat
+    assert "could not read fraud-alerts at 127.0.0.1:1" in flat and "fraud stack up" in flat
+    assert "ERROR" not in flat
