@@ -35,7 +35,7 @@ class StreamSettings(BaseSettings):
     )  # fmt: skip
 
     predictor_url: str = Field(
-        "http://127.0.0.1:18081", pattern=r"^https?://[^\s/:]+(:\d{1,5})?(/\S*)?$",
+        "http://127.0.0.1:18081", pattern=r"^https?://(\[[0-9a-fA-F:.]+\]|[^\s/:\[\]]+)(:\d{1,5})?(/\S*)?$",
         description="The KServe predictor (http://host:port).",
     )  # fmt: skip
     model_name: str = Field("fraud-detector", min_length=1)

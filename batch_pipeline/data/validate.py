@@ -72,7 +72,9 @@ COLUMN_TYPES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("used_chip", "used_pin"), ("boolean",)),
     "schema_version": _INTEGERS,
 }
-TYPE_NAMES = {"string": "text", "float": "numbers", "boolean": "booleans", "tinyint": "integers"}
+TYPE_NAMES = {
+    "string": "text", "float": "floats or integers", "boolean": "booleans", "tinyint": "integers",
+}  # fmt: skip
 
 
 def mistyped_columns(frame: DataFrame) -> dict[str, str]:
@@ -83,7 +85,7 @@ def mistyped_columns(frame: DataFrame) -> dict[str, str]:
 
 
 def expected_type(column: str) -> str:
-    """What `column` must hold, in words ("text", "numbers", ...)."""
+    """What `column` must hold, in words ("text", "floats or integers", ...)."""
     return TYPE_NAMES[COLUMN_TYPES[column][0]]
 
 

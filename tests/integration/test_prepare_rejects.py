@@ -166,7 +166,7 @@ def test_fields_of_another_type_are_refused_whole(spark: SparkSession, tmp_path:
     message = str(caught.value)
     for found in (
         "user_id (bigint, not text)", "timestamp (timestamp, not text)",
-        "channel (bigint, not text)", "amount (string, not numbers)",
+        "channel (bigint, not text)", "amount (string, not floats or integers)",
         "used_pin (bigint, not booleans)",
     ):  # fmt: skip
         assert found in message, message

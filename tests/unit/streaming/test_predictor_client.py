@@ -131,3 +131,5 @@ def test_a_predictor_url_that_is_not_http_is_refused(url: str) -> None:
 
     with pytest.raises(ValidationError, match="predictor_url"):
         StreamSettings(predictor_url=url)
+    for good in ("http://127.0.0.1:18081", "http://[::1]:18081", "https://scorer.internal/kserve"):
+        assert StreamSettings(predictor_url=good).predictor_url == good
