@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -94,6 +95,11 @@ def configure_logging(settings: PredictorSettings) -> None:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m predictor") -> int:
     """Parse options, load the model, serve until SIGTERM/SIGINT; the exit status."""
+    from deploy.stack.settings import unknown_variables
+
+    if unknown := unknown_variables(PredictorSettings, os.environ):
+        sys.stderr.write(f"unknown predictor settings: {'; '.join(unknown)}\n")
+        return 2
     try:
         settings = settings_from(argv, prog)
     except ValidationError as exc:

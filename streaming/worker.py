@@ -7,18 +7,17 @@ here override the few one changes per run. Start a second worker with another `-
 
 from __future__ import annotations
 
-import difflib
 import gc
 import logging
 import os
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
+from deploy.stack.settings import unknown_variables
 from streaming.metrics import GC_PAUSE
 from streaming.settings import StreamSettings
 
@@ -52,7 +51,7 @@ def worker(
         }.items()  # fmt: skip
         if v is not None
     }
-    if unknown := unknown_settings(os.environ):
+    if unknown := unknown_variables(StreamSettings, os.environ):
         typer.echo(f"unknown stream settings: {'; '.join(unknown)}", err=True)
         raise typer.Exit(2)
     try:
@@ -61,21 +60,6 @@ def worker(
         typer.echo(f"invalid stream settings (FRAUD_STREAM_* or options):\n{exc}", err=True)
         raise typer.Exit(2) from exc
     run(settings)
-
-
-def unknown_settings(environ: Mapping[str, str]) -> list[str]:
-    """The `FRAUD_STREAM_*` variables that are no setting (pydantic-settings ignores them), each
-    with the closest setting's name: a misspelled one would otherwise change nothing."""
-    prefix = "FRAUD_STREAM_"
-    known = [name.upper() for name in StreamSettings.model_fields]
-    found = []
-    for variable in sorted(environ):
-        name = variable.removeprefix(prefix)
-        if variable.startswith(prefix) and name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-            found.append(f"{variable} is not one{hint}")
-    return found
 
 
 def run(settings: StreamSettings) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -97,3 +99,19 @@ class StackSettings(BaseSettings):
 
     def service_dir(self, name: str) -> Path:
         return self.stack_dir.resolve() / name
+
+
+def unknown_variables(settings: type[BaseSettings], environ: Mapping[str, str]) -> list[str]:
+    """The variables under `settings`' prefix (e.g. `FRAUD_STREAM_`) that name none of its
+    fields, each with the closest field's variable: pydantic-settings ignores them, even with
+    `extra="forbid"`, so a misspelled one would change nothing."""
+    prefix = str(settings.model_config.get("env_prefix", ""))
+    known = [name.upper() for name in settings.model_fields]
+    found = []
+    for variable in sorted(environ):
+        name = variable.removeprefix(prefix)
+        if variable.startswith(prefix) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            found.append(f"{variable} is not one{hint}")
+    return found

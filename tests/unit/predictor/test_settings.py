@@ -38,6 +38,15 @@ def test_refusals() -> None:
     assert main(["--host", "10.0.0.1"]) == 2
 
 
+def test_a_misspelled_variable_is_refused_naming_the_one_meant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FRAUD_PREDICTOR_HTTPPORT", "18555")
+    assert main([]) == 2
+    said = capsys.readouterr().err
+    assert "FRAUD_PREDICTOR_HTTPPORT is not one (did you mean FRAUD_PREDICTOR_HTTP_PORT?)" in said
+
+
 def test_exported_members() -> None:
     assert sorted(predictor.__all__) == sorted(
         [

@@ -7,14 +7,16 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from deploy.cli import app
-from streaming.worker import unknown_settings
+from deploy.stack.settings import unknown_variables
+from streaming.settings import StreamSettings
 
 runner = CliRunner()
 
 
 def test_a_misspelled_setting_is_named_with_the_one_meant() -> None:
-    found = unknown_settings(
-        {"FRAUD_STREAM_BATCHMAX": "5", "FRAUD_STREAM_BATCH_MAX": "5", "HOME": "/root"}
+    found = unknown_variables(
+        StreamSettings,
+        {"FRAUD_STREAM_BATCHMAX": "5", "FRAUD_STREAM_BATCH_MAX": "5", "HOME": "/root"},
     )
     assert found == ["FRAUD_STREAM_BATCHMAX is not one (did you mean FRAUD_STREAM_BATCH_MAX?)"]
     result = runner.invoke(app, ["stream", "worker"], env={"FRAUD_STREAM_LINGERMS": "3"})
