@@ -30,7 +30,7 @@ from batch_pipeline.data.spark_features import (
     profile_snapshots,
 )
 from batch_pipeline.data.validate import (
-    expected_type,
+    COLUMN_KINDS,
     missing_columns,
     mistyped_columns,
     rejection_reason,
@@ -71,7 +71,7 @@ def read_raw(
         raise PrepareError(f"{path} lacks the event columns {missing} (see feature_repo/events.py)")
     if wrong := mistyped_columns(tx):
         found = ", ".join(
-            f"{name} ({kind}, not {expected_type(name)})" for name, kind in wrong.items()
+            f"{name} ({kind}, not {COLUMN_KINDS[name]})" for name, kind in wrong.items()
         )
         raise PrepareError(
             f"{path}: the event's fields must be columns of its types, found {found} (the "

@@ -66,27 +66,26 @@ def missing_columns(frame: DataFrame) -> list[str]:
 # column and accept it, or reject every row of it, so a column of another type is refused whole.
 TEXT_COLUMNS = (*STRIPPED, "timestamp", "channel")
 _INTEGERS = ("tinyint", "smallint", "int", "bigint")
-COLUMN_TYPES: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(TEXT_COLUMNS, ("string",)),
-    **dict.fromkeys(("amount", "latitude", "longitude"), ("float", "double", *_INTEGERS)),
-    **dict.fromkeys(("used_chip", "used_pin"), ("boolean",)),
-    "schema_version": _INTEGERS,
+# What each kind of field is called in a refusal, and the Spark types that hold it.
+KINDS: dict[str, tuple[str, ...]] = {
+    "text": ("string",),
+    "floats or integers": ("float", "double", *_INTEGERS),
+    "booleans": ("boolean",),
+    "integers": _INTEGERS,
 }
-TYPE_NAMES = {
-    "string": "text", "float": "floats or integers", "boolean": "booleans", "tinyint": "integers",
-}  # fmt: skip
+COLUMN_KINDS: dict[str, str] = {
+    **dict.fromkeys(TEXT_COLUMNS, "text"),
+    **dict.fromkeys(("amount", "latitude", "longitude"), "floats or integers"),
+    **dict.fromkeys(("used_chip", "used_pin"), "booleans"),
+    "schema_version": "integers",
+}
 
 
 def mistyped_columns(frame: DataFrame) -> dict[str, str]:
     """The event's fields that `frame` holds as a type the event does not, with that type."""
     return {
-        c: t for c, t in frame.dtypes if c in COLUMN_TYPES and t not in COLUMN_TYPES[c]
+        c: t for c, t in frame.dtypes if c in COLUMN_KINDS and t not in KINDS[COLUMN_KINDS[c]]
     }  # fmt: skip
-
-
-def expected_type(column: str) -> str:
-    """What `column` must hold, in words ("text", "floats or integers", ...)."""
-    return TYPE_NAMES[COLUMN_TYPES[column][0]]
 
 
 def rejection_reason(frame: DataFrame) -> Column:
