@@ -68,8 +68,11 @@ def decode(key: bytes | None, value: bytes | None, max_bytes: int) -> Transactio
 
 def _shown(value: object) -> str:
     """`value` quoted for a reason: its repr, cut to `MAX_SHOWN` characters."""
-    shown = repr(value)
-    return shown[:MAX_SHOWN] + "..." if len(shown) > MAX_SHOWN else shown
+    return _cut(repr(value))
+
+
+def _cut(text: str) -> str:
+    return text[:MAX_SHOWN] + "..." if len(text) > MAX_SHOWN else text
 
 
 def check_arrival(event: Transaction, arrival_s: float) -> Transaction | Rejected:
@@ -119,9 +122,7 @@ def describe(exc: ValidationError) -> str:
     parts = []
     errors = exc.errors(include_url=False)
     for error in errors[:MAX_ERRORS]:
-        where = ".".join(str(p) for p in error["loc"]) or "event"
-        if len(where) > MAX_SHOWN:
-            where = where[:MAX_SHOWN] + "..."
+        where = _cut(".".join(str(p) for p in error["loc"]) or "event")
         shown = _shown(error.get("input"))
         if error["type"] == "missing":
             parts.append(f"{where}: required field is missing")
