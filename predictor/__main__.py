@@ -56,6 +56,9 @@ def build_parser(prog: str = "python -m predictor") -> argparse.ArgumentParser:
     server.add_argument("--http-port", type=int, help="HTTP port (18081).")
     server.add_argument("--max-instances", type=int, help="Most events in one v1 request.")
     server.add_argument("--max-batch-rows", type=int, help="Most rows in one v2 tensor.")
+    server.add_argument(
+        "--max-body-bytes", type=int, help="Largest request body, in bytes (8 MiB); 413 above."
+    )
     server.add_argument("--onnx-threads", type=int, help="onnxruntime intra-op threads.")
     server.add_argument("--access-log", action="store_true", help="Log every HTTP request.")
     server.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

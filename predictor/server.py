@@ -9,6 +9,8 @@ Binary v2 tensors are decoded by `TensorDataPlane` (see dataplane.py). Error ans
 KServe's: a FastAPI body-validation error (a v2 request that is not an
 inference request) is 400, not FastAPI's 422; `UnknownUser` is 404 with its message; 400s and
 503s are counted in `fraud_predictor_refused_requests_total` and logged at INFO, not as errors.
+A body over `max_body_bytes` is 413 (`BodyLimit`): by its Content-Length before it is read, or,
+sent in chunks, once that many bytes have arrived.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from kserve import ModelServer
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.errors import InvalidInput, ModelNotReady
 from kserve.protocol.rest.server import RESTServer
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from predictor.dataplane import TensorDataPlane
 from predictor.errors import PredictorError, UnknownUser
@@ -40,12 +45,16 @@ log = logging.getLogger(__name__)
 class LoopbackRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no type information
     """KServe's REST server on a chosen host, with the predictor's exception handlers."""
 
-    def __init__(self, *args: Any, host: str, timing_log: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, host: str, max_body_bytes: int, timing_log: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.config.host = host
+        self.max_body_bytes = max_body_bytes
         self.timing_log = timing_log
 
     def _add_middlewares(self, app: FastAPI) -> None:
+        app.add_middleware(BodyLimit, max_bytes=self.max_body_bytes)
         # KServe's only middleware logs each request's wall and CPU time on `kserve.trace`, and
         # finds the route's name by matching every route again: about a third of a millisecond
         # of CPU per request. It runs only with the access log (KServe's request histograms do
@@ -59,6 +68,51 @@ class LoopbackRESTServer(RESTServer):  # type: ignore[misc]  # kserve ships no t
         app.add_exception_handler(RequestValidationError, _invalid_body)
         app.add_exception_handler(UnknownUser, _unknown_user)
         app.add_exception_handler(ModelNotReady, _not_ready)
+        app.add_exception_handler(HTTPStatus.REQUEST_ENTITY_TOO_LARGE.value, _too_large)
+
+
+class BodyLimit:
+    """Answers 413 to a request body over `max_bytes`, so that no request is read whole into
+    memory however large it is.
+
+    A Content-Length over the limit is answered at once, the body unread. A chunked body is
+    counted as it arrives; the read that crosses the limit raises a 413 `HTTPException` (FastAPI
+    passes those on, where any other error of a body read becomes its own 400), answered by
+    `_too_large`.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = await _too_large(None, self._refusal(f"is {int(declared):,} bytes"))
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise self._refusal(f"went over {self.max_bytes:,} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _refusal(self, size: str) -> HTTPException:
+        return HTTPException(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"the request body {size}; at most {self.max_bytes:,} are read "
+            "(--max-body-bytes, FRAUD_PREDICTOR_MAX_BODY_BYTES): send fewer rows per request",
+        )
 
 
 async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
@@ -80,6 +134,13 @@ async def _invalid_body(_: Request, exc: Exception) -> JSONResponse:
         status_code=HTTPStatus.BAD_REQUEST,
         content={"error": f"not a v2 inference request: {detail}"},
     )
+
+
+async def _too_large(_: Request | None, exc: Exception) -> JSONResponse:
+    detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+    REFUSED.labels("too_large").inc()
+    log.info("request refused reason=too_large detail=%s", detail)
+    return JSONResponse(status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE, content={"error": detail})
 
 
 async def _unknown_user(_: Request, exc: Exception) -> JSONResponse:
@@ -119,6 +180,7 @@ class PredictorServer(ModelServer):  # type: ignore[misc]  # kserve ships no typ
             self.model_repository_extension,
             self.http_port,
             host=self.settings.host,
+            max_body_bytes=self.settings.max_body_bytes,
             timing_log=self.settings.access_log,
             grace_period=self.grace_period,
             event_loop=self.event_loop,

@@ -57,6 +57,11 @@ class PredictorSettings(BaseSettings):
 
     max_instances: int = Field(256, ge=1, description="Most events in one v1 request.")
     max_batch_rows: int = Field(4096, ge=1, description="Most rows in one v2 tensor.")
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body; a larger one is answered 413 without being read.",
+    )
     reasons_top: int = Field(3, ge=1, description="Reasons reported per scored row.")
     onnx_threads: int = Field(1, ge=1, description="onnxruntime intra-op threads per session.")
 

@@ -39,6 +39,7 @@ F = len(FEATURE_NAMES)
 PREDICT = "/v1/models/fraud-detector:predict"
 INFER = "/v2/models/fraud-detector/infer"
 PROFILE_TTL = pd.Timedelta(days=2)
+MAX_BODY = 65_536
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def served(
         [
             "--registry-url", registry_url, "--registered-model", name,
             "--reload-interval", "1", "--max-instances", "8", "--max-batch-rows", "64",
-            *world.server_args(),
+            "--max-body-bytes", str(MAX_BODY), *world.server_args(),
         ],
         tmp / "predictor.log",
     ).start()  # fmt: skip
@@ -287,6 +288,46 @@ def test_bad_input_is_400_with_what_is_wrong(
         response = _post(server, path, body)
     assert response.status_code == 400, response.text
     assert message in response.json()["error"]
+
+
+def test_a_body_over_the_limit_is_413_and_not_read(
+    served: tuple[PredictorProcess, LoadedModel],
+) -> None:
+    server, _ = served
+    refused_before = _refused_too_large(server)
+    limit = f"at most {MAX_BODY:,} are read (--max-body-bytes"
+    big = np.zeros((MAX_BODY // (4 * F) + 1, F), np.float32).tobytes()
+    head = orjson.dumps({"inputs": [{"name": "features", "shape": [len(big) // (4 * F), F],
+                                     "datatype": "FP32",
+                                     "parameters": {"binary_data_size": len(big)}}]})  # fmt: skip
+    headers = {"content-type": "application/octet-stream",
+               "inference-header-content-length": str(len(head))}  # fmt: skip
+    declared = httpx.post(server.url + INFER, content=head + big, headers=headers, timeout=10)
+    assert declared.status_code == 413, declared.text
+    assert f"is {len(head) + len(big):,} bytes; {limit}" in declared.json()["error"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked, counted as it arrives
+        yield b'{"instances": ['
+        for _ in range(MAX_BODY // 4096 + 1):
+            yield b" " * 4096
+
+    for path in (PREDICT, INFER):
+        chunked = httpx.post(server.url + path, content=chunks(), timeout=10,
+                             headers={"content-type": "application/json"})  # fmt: skip
+        assert chunked.status_code == 413, chunked.text
+        assert f"went over {MAX_BODY:,} bytes; {limit}" in chunked.json()["error"]
+
+    # Just under the limit is read and judged as usual.
+    under = httpx.post(server.url + PREDICT, content=b" " * (MAX_BODY - 2) + b"{}", timeout=10,
+                       headers={"content-type": "application/json"})  # fmt: skip
+    assert under.status_code == 400 and "exactly one of" in under.json()["error"], under.text
+    assert _refused_too_large(server) == refused_before + 3
+
+
+def _refused_too_large(server: PredictorProcess) -> float:
+    name = 'fraud_predictor_refused_requests_total{reason="too_large"} '
+    lines = httpx.get(server.url + "/metrics").text.splitlines()
+    return next((float(line.removeprefix(name)) for line in lines if line.startswith(name)), 0.0)
 
 
 def test_metrics(served: tuple[PredictorProcess, LoadedModel], world: FeastWorld) -> None:
