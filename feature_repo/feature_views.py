@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from feast import Entity, FeatureView, Field, FileSource, PushSource
 from feast.types import Float64
 
-from feature_repo.spec import EVENT_FEATURES, PROFILE_STORED, PROFILE_TTL
+from feature_repo.spec import ACTIVITY_TTL, EVENT_FEATURES, PROFILE_STORED, PROFILE_TTL
 
 PROFILE_VIEW = "user_profile"
 ACTIVITY_VIEW = "user_activity"
@@ -33,7 +31,7 @@ def activity_view(user: Entity, source: PushSource) -> FeatureView:
     return FeatureView(
         name=ACTIVITY_VIEW,
         entities=[user],
-        ttl=timedelta(days=30),
+        ttl=ACTIVITY_TTL,
         schema=[Field(name=n, dtype=Float64) for n in ACTIVITY_COLUMNS],
         source=source,
         online=True,

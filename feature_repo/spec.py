@@ -46,6 +46,9 @@ PROFILE_AVAILABLE_AFTER = timedelta(hours=2)
 # daily; one older than two days means the nightly job has stopped, and a stale profile is worse
 # than none (the model then sees has_profile = 0).
 PROFILE_TTL = timedelta(days=2)
+# How long a user's latest transaction stays in the online activity view: a user idle for longer is
+# unknown to the `{"user_id"}` path (Feast's Redis read does not apply a view's TTL; serving does).
+ACTIVITY_TTL = timedelta(days=30)
 ALLOWED_LATENESS = timedelta(minutes=15)
 # How far an event's time may run ahead of its arrival: the Kafka record's timestamp in the stream,
 # `ingested_at` in a data set. Senders' clocks drift by seconds; beyond this the timestamp is wrong.

@@ -38,12 +38,19 @@ from feature_repo.activity import (
     seconds_ahead,
 )
 from feature_repo.events import Transaction
-from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_FEATURES, PROFILE_TTL
+from feature_repo.spec import (
+    ACTIVITY_TTL,
+    EVENT_FEATURES,
+    FEATURE_NAMES,
+    PROFILE_FEATURES,
+    PROFILE_TTL,
+)
 from feature_repo.vectors import event_features, profile_derived
 from predictor.errors import InvalidRequest, UnknownUser
 from predictor.features import OnlineRow
 
 PROFILE_TTL_S = PROFILE_TTL.total_seconds()  # the profile view's ttl
+ACTIVITY_TTL_S = ACTIVITY_TTL.total_seconds()  # the activity view's
 
 
 @dataclass(frozen=True)
@@ -68,14 +75,18 @@ def usable_profile(
     return row.profile if age <= ttl_s and (age >= 0.0 or not point_in_time) else None
 
 
-def latest_vector(row: OnlineRow, ttl_s: float = PROFILE_TTL_S) -> Assembled:
+def latest_vector(
+    row: OnlineRow, now_s: float, ttl_s: float = PROFILE_TTL_S,
+    activity_ttl_s: float = ACTIVITY_TTL_S,
+) -> Assembled:  # fmt: skip
     """The vector of the user's latest transaction, from its activity row and the profile.
 
     Raises:
-        UnknownUser: the online store has no activity for the user.
+        UnknownUser: the online store has no activity for the user, or only activity more than
+            `activity_ttl_s` before `now_s` (epoch seconds; Feast's Redis read keeps any row).
     """
     activity, at_s = row.activity, row.activity_at_s
-    if activity is None or at_s is None:
+    if activity is None or at_s is None or now_s - at_s > activity_ttl_s:
         raise UnknownUser(row.user_id)
     # L was scored by the stream with the snapshot of its time, which the online store no longer
     # holds; the latest one may be newer than L (predictor/README.md, "Profile freshness").

@@ -87,6 +87,9 @@ class OnlineFeatures:
         # The profile's TTL is the point-in-time rule of training: serving applies it too.
         ttl = self.profile_view.ttl
         self.profile_ttl_s = ttl.total_seconds() if ttl else float("inf")
+        # The activity's TTL: how long the `{"user_id"}` path may re-score a user's latest event.
+        ttl = self.activity_view.ttl
+        self.activity_ttl_s = ttl.total_seconds() if ttl else float("inf")
         self._cache: OrderedDict[str, tuple[float, OnlineRow]] = OrderedDict()
 
     @classmethod

@@ -173,7 +173,9 @@ class FraudDetector(Model):  # type: ignore[misc]  # kserve ships no type inform
         ttl = self.features.profile_ttl_s
         if isinstance(req, UserRequest):
             rows = await self.features.lookup([req.user_id])
-            assembled = [latest_vector(rows[req.user_id], ttl)]
+            assembled = [
+                latest_vector(rows[req.user_id], time.time(), ttl, self.features.activity_ttl_s)
+            ]
             ids = [{"user_id": req.user_id}]
             protocol = "v1_user"
         else:

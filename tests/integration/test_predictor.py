@@ -21,8 +21,17 @@ from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 from batch_pipeline.registry import Registry
 from deploy.stack import StackSettings
 from feature_repo.activity import Activity, Previous
+from feature_repo.data_sources import PUSH_SOURCE
 from feature_repo.events import Transaction
-from feature_repo.spec import EVENT_FEATURES, FEATURE_NAMES, PROFILE_FEATURES, PROFILE_STORED
+from feature_repo.feature_views import ACTIVITY_COLUMNS
+from feature_repo.spec import (
+    ACTIVITY_TTL,
+    EVENT_FEATURES,
+    FEATURE_NAMES,
+    PROFILE_FEATURES,
+    PROFILE_STORED,
+)
+from feature_repo.store import open_store
 from feature_repo.vectors import event_features, profile_derived
 from predictor.scorer import LoadedModel, load_model
 from tests.integration.conftest import PreparedWorld
@@ -143,6 +152,27 @@ def test_v1_unknown_user_is_404(served: tuple[PredictorProcess, LoadedModel]) ->
     response = _post(server, PREDICT, {"user_id": "no-such-user"})
     assert response.status_code == 404
     assert "'no-such-user' has no activity in the online store" in response.json()["error"]
+
+
+def test_v1_user_idle_past_the_activity_ttl_is_404(
+    served: tuple[PredictorProcess, LoadedModel], world: FeastWorld
+) -> None:
+    """Redis keeps a user's activity row for good, and Feast's read returns it whatever its age;
+    the view's TTL is applied by the predictor."""
+    server, _ = served
+    store = open_store(world.data, world.redis_connection, project=world.project)
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    hour, tag = pd.Timedelta(hours=1), uuid.uuid4().hex[:6]
+    rows = {f"idle-{tag}": now - ACTIVITY_TTL - hour, f"recent-{tag}": now - ACTIVITY_TTL + hour}
+    store.push(PUSH_SOURCE, pd.DataFrame([
+        {"user_id": user, "event_timestamp": at, **{n: 1.0 for n in ACTIVITY_COLUMNS}}
+        for user, at in rows.items()
+    ]))  # fmt: skip
+    idle, recent = (_post(server, PREDICT, {"user_id": u}) for u in rows)
+    assert idle.status_code == 404, idle.text
+    assert "in the activity view's 30-day TTL" in idle.json()["error"]
+    assert recent.status_code == 200, recent.text
+    assert recent.json()["predictions"][0]["activity_found"]
 
 
 def _event(tid: str, user: str, at: pd.Timestamp, **fields: Any) -> dict[str, Any]:

@@ -77,6 +77,25 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     assert differing == set(FILES)
 
 
+def test_a_start_whole_weeks_later_is_the_same_world_later(tmp_path: Path) -> None:
+    """What the integration tests rely on to date their world near the clock on any day."""
+    later = START + timedelta(weeks=7)
+    for name, start in (("a", START), ("b", later)):
+        generate(300, 10, 5, tmp_path / name, start, progress=False)
+    shift = pd.Timedelta(weeks=7)
+    for name in FILES:
+        a, b = (pd.read_parquet(tmp_path / side / f"{name}.parquet") for side in "ab")
+        assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0, name
+        for column in a.columns:
+            x, y = a[column], b[column]
+            if column == "timestamp":  # RFC 3339 text at the place's offset
+                x, y = (pd.to_datetime(t, format="ISO8601", utc=True) for t in (x, y))
+            if isinstance(x.dtype, pd.DatetimeTZDtype):
+                assert ((y - x) == shift).all(), (name, column)
+            else:
+                assert x.equals(y), (name, column)
+
+
 def test_parquet_schemas(world: tuple[GenerationSummary, pd.DataFrame]) -> None:
     summary, _ = world
     utc = pa.timestamp("us", tz="UTC")

@@ -15,6 +15,7 @@ from predictor.errors import InvalidRequest, UnknownUser
 from predictor.features import OnlineRow
 
 L_TIME = datetime(2026, 9, 18, 11, 0, tzinfo=UTC)
+NOW_S = (L_TIME + timedelta(hours=1)).timestamp()  # a clock an hour after L
 PROFILE = {
     "home_latitude": 48.85, "home_longitude": 2.35, "amount_median_90d": 30.0,
     "amount_mean_90d": 41.0, "amount_std_90d": 22.0, "tx_count_90d": 80.0,
@@ -59,7 +60,7 @@ def _latest_row(profile_age: timedelta = timedelta(hours=9)) -> OnlineRow:
 
 def test_latest_vector_is_the_stream_vector_with_the_profile() -> None:
     row = _latest_row()
-    got = latest_vector(row)
+    got = latest_vector(row, NOW_S)
     prev = Previous(int((L_TIME - timedelta(minutes=20)).timestamp() * 1e6), 48.86, 2.34)
     activity = Activity(3, 3, 40.0, 40.0, prev, True)
     last = _event("L", L_TIME, amount=20.0, latitude=48.9, longitude=2.4)
@@ -71,13 +72,13 @@ def test_latest_vector_is_the_stream_vector_with_the_profile() -> None:
 
 
 def test_a_stale_profile_is_not_used() -> None:
-    got = latest_vector(_latest_row(profile_age=timedelta(days=3)))
+    got = latest_vector(_latest_row(profile_age=timedelta(days=3)), NOW_S)
     assert got.values["has_profile"] == 0.0 and not got.profile_found
     assert got.values["amount_to_median_ratio"] == 1.0  # the neutral value of the spec
 
 
 def test_the_latest_transaction_uses_the_latest_profile_even_if_newer() -> None:
-    got = latest_vector(_latest_row(profile_age=-timedelta(hours=3)))
+    got = latest_vector(_latest_row(profile_age=-timedelta(hours=3)), NOW_S)
     assert got.values["has_profile"] == 1.0 and got.profile_found
 
 
@@ -106,7 +107,25 @@ def test_a_new_event_uses_a_profile_available_at_its_time_only(
 
 def test_unknown_user_has_nothing_to_score() -> None:
     with pytest.raises(UnknownUser, match="'ghost' has no activity"):
-        latest_vector(OnlineRow("ghost", None, None, None, None))
+        latest_vector(OnlineRow("ghost", None, None, None, None), NOW_S)
+
+
+@pytest.mark.parametrize(
+    ("idle", "known"),
+    [
+        (timedelta(days=30), True),
+        (timedelta(days=30, seconds=1), False),
+        (timedelta(days=83), False),
+    ],
+)
+def test_a_user_idle_past_the_activity_ttl_is_unknown(idle: timedelta, known: bool) -> None:
+    """Feast's Redis read returns the row whatever its age: the view's 30-day TTL is ours."""
+    now_s = (L_TIME + idle).timestamp()
+    if known:
+        assert latest_vector(_latest_row(), now_s).activity_found
+    else:
+        with pytest.raises(UnknownUser, match="'u1' has no activity .* 30-day TTL"):
+            latest_vector(_latest_row(), now_s)
 
 
 def test_new_event_soon_after_the_latest_counts_its_window() -> None:
