@@ -96,7 +96,14 @@ class FeastIO:
 
     @classmethod
     def open(cls, data_dir: Path, redis_connection: str, project: str, **kwargs: Any) -> FeastIO:
-        """The store whose registry is `data_dir/registry.db` (`fraud features apply` made it)."""
+        """The store whose registry is `data_dir/registry.db` (`fraud features apply` made it).
+
+        Raises:
+            FileNotFoundError: no registry there, or it lacks the project's feature views (the
+                message says which command or setting fixes it).
+        """
+        from feast.errors import FeastObjectNotFoundException
+
         from feature_repo.store import open_store
 
         if not (data_dir / "registry.db").exists():
@@ -104,7 +111,15 @@ class FeastIO:
                 f"{data_dir} has no Feast registry.db: run `fraud features apply` first, or set "
                 "FRAUD_STREAM_FEATURE_DATA"
             )
-        return cls(open_store(data_dir, redis_connection, project), **kwargs)
+        store = open_store(data_dir, redis_connection, project)
+        try:
+            return cls(store, **kwargs)
+        except (FeastObjectNotFoundException, ValueError) as exc:  # ValueError: push_views
+            raise FileNotFoundError(
+                f"the Feast registry in {data_dir} lacks project {project!r}'s feature views "
+                f"({exc}): run `fraud features apply --data {data_dir} --project {project}`, or "
+                "set FRAUD_STREAM_FEAST_PROJECT"
+            ) from exc
 
     async def profiles(
         self, users: Sequence[str], event_s: Sequence[float]

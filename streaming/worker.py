@@ -7,6 +7,7 @@ here override the few one changes per run. Start a second worker with another `-
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -71,6 +72,9 @@ def run(settings: StreamSettings) -> None:
     except OSError as exc:  # a file there, or no permission
         typer.echo(f"cannot use {settings.data_dir} for the worker's state: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if problem := kafka_problem(settings):
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
     try:
         faust_app = build_app(settings)
     except FileNotFoundError as exc:
@@ -78,6 +82,60 @@ def run(settings: StreamSettings) -> None:
         raise typer.Exit(2) from exc
     tune_gc()
     faust_app.Worker(loglevel=settings.log_level.lower()).execute_from_commandline()
+
+
+def kafka_problem(settings: StreamSettings) -> str | None:
+    """What keeps the worker from running against the broker, checked before Faust starts.
+
+    Without it a broker that is down ends in a long Faust traceback, and a transactions topic
+    that does not exist yet leaves a worker that looks ready but has no partitions, and never
+    takes them when the topic comes (Faust logs "Ignoring missing topic" once). One look at the
+    cluster's metadata, all topics: asking for the ones named would have the broker create them.
+    """
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.errors import KafkaError
+
+    async def metadata() -> Any:
+        client = AIOKafkaClient(
+            bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.app_id}-preflight",
+            request_timeout_ms=10_000,
+        )  # fmt: skip
+        try:
+            await client.bootstrap()
+            return await client.fetch_all_metadata()
+        finally:
+            await client.close()
+
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # it logs each failed connection; the message below says it
+    try:
+        cluster = asyncio.run(metadata())
+    except (KafkaError, OSError, TimeoutError) as exc:
+        return (
+            f"cannot reach Kafka at {settings.kafka_bootstrap} (FRAUD_STREAM_KAFKA_BOOTSTRAP): "
+            f"{exc}; is it running? `fraud stack up` starts the local one"
+        )
+    finally:
+        quiet.setLevel(level)
+    roles = {
+        "TRANSACTIONS": settings.topic_transactions, "SCORES": settings.topic_scores,
+        "ALERTS": settings.topic_alerts, "DLQ": settings.topic_dlq,
+    }  # fmt: skip
+    if missing := {r: t for r, t in roles.items() if t not in cluster.topics()}:
+        return (
+            f"no topic {', '.join(repr(t) for t in missing.values())} at "
+            f"{settings.kafka_bootstrap}: create it (`fraud stack up` creates the stack's "
+            f"topics), or name another ({', '.join(f'FRAUD_STREAM_TOPIC_{r}' for r in missing)})"
+        )
+    partitions = len(cluster.partitions_for_topic(settings.topic_transactions) or ())
+    if partitions != settings.partitions:
+        return (
+            f"topic {settings.topic_transactions!r} has {partitions} partitions and the worker "
+            f"is set for {settings.partitions} (its state table's): set "
+            f"FRAUD_STREAM_PARTITIONS={partitions}"
+        )
+    return None
 
 
 def tune_gc() -> None:
