@@ -8,7 +8,9 @@ the request parameter `explain`: `true` for every row, `"decided"` for the rows 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -121,6 +123,13 @@ def parse_v2(request: Any, max_rows: int) -> TensorRequest:
         raise InvalidRequest(
             "too_large", f"{INPUT_NAME} has {shape[0]} rows; at most {max_rows} per request"
         )
+    if tensor.data is not None and (wrong := list(islice(_non_numbers(tensor.data), 3))):
+        # numpy would read "35.0" as 35 and true as 1, and null is not a NaN the client sent.
+        raise InvalidRequest(
+            "dtype",
+            f"{INPUT_NAME} data must be JSON numbers, got "
+            + ", ".join(orjson.dumps(v).decode() for v in wrong),
+        )
     try:
         matrix = np.ascontiguousarray(tensor.as_numpy(), dtype=np.float32)
     except (ValueError, TypeError, OverflowError) as exc:  # (an integer past float's range)
@@ -135,6 +144,15 @@ def parse_v2(request: Any, max_rows: int) -> TensorRequest:
             "nan", f"{INPUT_NAME} has NaN or infinite values in rows {rows[:10].tolist()} ({cols})"
         )
     return TensorRequest(matrix, _explain(request.parameters))
+
+
+def _non_numbers(data: Any) -> Iterator[Any]:
+    """The values of a JSON tensor's data (a list, nested or not) that are not numbers."""
+    for value in data if isinstance(data, list) else [data]:
+        if isinstance(value, list):
+            yield from _non_numbers(value)
+        elif type(value) is not float and type(value) is not int:  # bool is an int, and refused
+            yield value
 
 
 def _explain(parameters: Any) -> Explain:

@@ -293,7 +293,7 @@ BAD_REQUESTS: list[tuple[str, str, Any, str]] = [
     ("v2 wrong dtype", INFER, _tensor([0] * F, [1, F], "INT64"), "must be FP32"),
     ("v2 wrong shape", INFER, _tensor([0.0] * 10, [1, 10]), f"[N, {F}]"),
     ("v2 data/shape mismatch", INFER, _tensor([0.0] * F, [2, F]), "cannot reshape"),
-    ("v2 strings", INFER, _tensor(["a"] * F, [1, F]), "could not convert"),
+    ("v2 strings", INFER, _tensor(["a"] * F, [1, F]), 'must be JSON numbers, got "a"'),
     ("v2 NaN", INFER, b'{"inputs": [{"name": "features", "shape": [1, 26], "datatype": "FP32", '
      b'"data": [NaN' + b", 0" * 25 + b"]}]}", "NaN or infinite"),
     ("v2 empty", INFER, _tensor([], [0, F]), "no rows"),
