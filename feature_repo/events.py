@@ -25,6 +25,17 @@ RFC3339 = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})"
 RFC3339_EXAMPLE = "2026-11-01T09:12:33+01:00"
 MAX_OFFSET_MINUTES = 18 * 60  # Java's (Spark's) limit; real zones are within -12:00 and +14:00
 _RFC3339 = re.compile(RFC3339)
+# What no id or category may hold: control characters, and invisible ones that make two values
+# which print alike differ (zero-width spaces and joiners, bidirectional marks, overrides and
+# isolates, the soft hyphen, the byte-order mark, line and paragraph separators). Listed, not a
+# Unicode category, so that Python's and Java's (Spark's) regex engines read the same class
+# whatever Unicode version each knows.
+HIDDEN_CHARACTER = (
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+    r"\ufff9-\ufffb]"
+)
+_HIDDEN_CHARACTER = re.compile(HIDDEN_CHARACTER)
+NAMED_FIELDS = ("transaction_id", "user_id", "merchant_id", "merchant_category")
 # An earlier event time is a data error (a zero or default date), not a payment. It also keeps
 # event times positive, as Feast's online rows and their Redis writer (`streaming/feast_io.py`)
 # need them, and within Python's dates in every zone.
@@ -76,6 +87,16 @@ class Transaction(BaseModel):
                 raise ValueError("timestamp's zone offset must be within -18:00 and +18:00")
         elif isinstance(value, (int, float)):
             raise ValueError("timestamp must be an RFC 3339 string with a zone, not a number")
+        return value
+
+    @field_validator(*NAMED_FIELDS)
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        if hidden := _HIDDEN_CHARACTER.search(value):
+            raise ValueError(
+                f"must not hold control or invisible characters: U+{ord(hidden.group()):04X} at "
+                f"position {hidden.start()}"
+            )
         return value
 
     @field_validator("timestamp")

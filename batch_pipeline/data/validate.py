@@ -11,7 +11,9 @@ from feature_repo.events import (
     CHANNELS,
     EARLIEST_EVENT,
     EARLIEST_EVENT_US,
+    HIDDEN_CHARACTER,
     MAX_AMOUNT,
+    NAMED_FIELDS,
     RFC3339,
     RFC3339_EXAMPLE,
     SCHEMA_VERSION,
@@ -105,6 +107,11 @@ def rejection_reason(frame: DataFrame) -> Column:
             (F.length(F.col(name).cast("string")) > limit,
              f"{name} is longer than {limit} characters")
             for name, limit in MAX_LENGTHS.items()
+        ),
+        *(
+            (F.col(name).cast("string").rlike(HIDDEN_CHARACTER),
+             f"{name} must not hold control or invisible characters")
+            for name in NAMED_FIELDS
         ),
         (F.col("amount").isNull() | F.isnan("amount"), "amount is missing or not a number"),
         (F.col("amount") <= 0, "amount must be > 0"),

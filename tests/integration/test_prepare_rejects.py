@@ -234,7 +234,10 @@ EDGES: list[tuple[str, Any]] = [
     *(("currency", c) for c in ("eur", "EUR ", "EURO", " EU", "\u00a0EUR")),
     *(("channel", c) for c in ("POS", "pos ", "atm")),
     *(("user_id", u) for u in ("", " ", "\u2003", "u" * 128, "u" * 129, " " + "u" * 128)),
-    *(("merchant_category", c) for c in ("c" * 64, "c" * 65, "\tc\n")),
+    *(("merchant_category", c) for c in ("c" * 64, "c" * 65, "\tc\n", "gro\u202ecery")),
+    *(("user_id", u) for u in ("u\u200b1", "\ufeffu1", "u\t1", "u\x001", "u\x7f", "u\u2066",
+                               "u\u00ad1", "u\u00a01", "ü-ñ 1", "u\u2800", "u\U0001f600")),
+    *(("merchant_id", m) for m in ("m\u200d1", "m\n1", "m\u061c")),
 ]  # fmt: skip
 
 

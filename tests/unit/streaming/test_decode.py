@@ -44,6 +44,8 @@ EDGES = [
     RAW.replace(b"2026-11-29T10:00:00.123456+01:00", b"0001-01-01T00:30:00+01:00"),
     RAW.replace(b'"m1"', b'"m\\u0000"'),
     RAW.replace(b'"m1"', b'"\\ud800"'),  # a lone surrogate
+    RAW.replace(b'"m1"', b'"m\\u200b1"'),  # a zero-width space
+    RAW.replace(b'"m1"', b'"m\xe2\x80\x8b1"'),  # the same, as UTF-8
     RAW.replace(b'"m1"', b'"  m1 "'),
     b"\xef\xbb\xbf" + RAW,  # a byte order mark
     b"  " + RAW + b"\n",
@@ -112,6 +114,20 @@ def test_mistyped_numbers_flags_and_ancient_times_are_refused(
     assert isinstance(result, Rejected) and result.kind == "invalid"
     assert says in result.reason, result.reason
     assert isinstance(decode(b"u1", orjson.dumps(GOOD | {"amount": 12}), 16_384), Transaction)
+
+
+@pytest.mark.parametrize(
+    ("user", "shown"),
+    [("u\u200b1", "U+200B at position 1"), ("\ufeffu1", "U+FEFF at position 0"),
+     ("u\x001", "U+0000 at position 1"), ("u\u202e1", "U+202E at position 1")],
+)  # fmt: skip
+def test_an_id_with_a_control_or_invisible_character_is_refused(user: str, shown: str) -> None:
+    """Ids that print alike would otherwise be different users, rows and alerts."""
+    result = decode(user.encode(), orjson.dumps(GOOD | {"user_id": user}), 16_384)
+    assert isinstance(result, Rejected) and result.kind == "invalid"
+    assert f"user_id: Value error, must not hold control or invisible characters: {shown}" in (
+        result.reason
+    ), result.reason
 
 
 def test_an_event_under_another_key_is_refused() -> None:
