@@ -26,7 +26,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -64,7 +64,10 @@ def prepared_data(given: Path | None, workdir: Path) -> Path:
     from batch_pipeline.data.prepare import prepare
     from batch_pipeline.spark import spark_session
 
-    generate(users=2000, days=20, seed=5, out=workdir / "raw", progress=False)
+    # Ending yesterday: the `{"user_id"}` path refuses activity past the view's 30-day TTL.
+    days = 20
+    start = (datetime.now(UTC) - timedelta(days=days + 1)).date()
+    generate(users=2000, days=days, seed=5, out=workdir / "raw", start=start, progress=False)
     spark = spark_session("local[2]", "predictor-bench")
     try:
         prepare(spark, workdir / "raw", workdir / "prepared")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class SeedFraudModel(Model):  # type: ignore[misc]  # kserve ships no type infor
         response = self.store.get_online_features(
             features=FEATURE_REFS, entity_rows=[{"user_id": user}]
         ).to_dict(include_event_timestamps=True)
-        values = latest_vector(row_of(user, response)).values
+        values = latest_vector(row_of(user, response), time.time()).values
         matrix = np.array([[values[n] for n in FEATURE_NAMES]], dtype=np.float32)
         score = self.session.run(None, {"features": matrix})[0]
         return {"predictions": [float(score[0])]}
