@@ -118,15 +118,17 @@ def kafka_problem(settings: StreamSettings) -> str | None:
         )
     finally:
         quiet.setLevel(level)
-    roles = {
-        "TRANSACTIONS": settings.topic_transactions, "SCORES": settings.topic_scores,
-        "ALERTS": settings.topic_alerts, "DLQ": settings.topic_dlq,
-    }  # fmt: skip
-    if missing := {r: t for r, t in roles.items() if t not in cluster.topics()}:
+    prefix = StreamSettings.model_config.get("env_prefix", "")
+    topics = {  # the topic settings, by their variables
+        f"{prefix}{name.upper()}": getattr(settings, name)
+        for name in StreamSettings.model_fields
+        if name.startswith("topic_")
+    }
+    if missing := {v: t for v, t in topics.items() if t not in cluster.topics()}:
         return (
             f"no topic {', '.join(repr(t) for t in missing.values())} at "
             f"{settings.kafka_bootstrap}: create it (`fraud stack up` creates the stack's "
-            f"topics), or name another ({', '.join(f'FRAUD_STREAM_TOPIC_{r}' for r in missing)})"
+            f"topics), or name another ({', '.join(missing)})"
         )
     partitions = len(cluster.partitions_for_topic(settings.topic_transactions) or ())
     if partitions != settings.partitions:
